@@ -1,0 +1,50 @@
+# Recapture: `make run` starts web + worker on SQLite; `make test` runs the suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: run test serve worker lint format bench venv venv-dev clean
+
+$(VENV)/.stamp-run: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -r requirements.txt
+	touch $@
+
+$(VENV)/.stamp-dev: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -r requirements-dev.txt
+	touch $@ $(VENV)/.stamp-run
+
+venv: $(VENV)/.stamp-run
+venv-dev: $(VENV)/.stamp-dev
+
+## Set up and start web (127.0.0.1:8000) and the django-q2 worker together; Ctrl-C stops both.
+run: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py bootstrap_demo
+	bash bin/run-dev
+
+## Install dev requirements and run the whole test suite.
+test: venv-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Production web server (gunicorn); run `make worker` beside it.
+serve: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(VENV)/bin/gunicorn config.wsgi:application -c config/gunicorn.py
+
+worker: venv
+	$(PY) manage.py qcluster
+
+lint: venv-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) db.sqlite3* staticfiles .pytest_cache

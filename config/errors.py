@@ -1,0 +1,83 @@
+"""The application error base class and the one DRF exception handler.
+
+Every API error is rendered as ``{"error": {"code", "message", "fields"}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
+from django.http import Http404
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import status
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class ApplicationError(Exception):
+    """A problem the caller can understand and act on."""
+
+    code = "error"
+    http_status = status.HTTP_400_BAD_REQUEST
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+        fields: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if http_status is not None:
+            self.http_status = http_status
+        self.fields = fields
+        self.headers = headers or {}
+
+
+class ServiceUnavailableError(ApplicationError):
+    code = "service_unavailable"
+    http_status = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
+def error_body(code: str, message: str, fields: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "fields": fields}}
+
+
+def _drf_code(exc: drf_exceptions.APIException) -> str:
+    codes = exc.get_codes()
+    return codes if isinstance(codes, str) else exc.default_code
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.http_status, headers=exc.headers)
+    if isinstance(exc, Http404):
+        return Response(error_body("not_found", "Not found."), status=404)
+    if isinstance(exc, PermissionDenied):
+        return Response(error_body("permission_denied", "Permission denied."), status=403)
+    if isinstance(exc, drf_exceptions.ValidationError):
+        detail = exc.detail
+        fields = detail if isinstance(detail, dict) else {"non_field_errors": detail}
+        return Response(error_body("invalid", "The request is invalid.", fields), status=400)
+    if isinstance(exc, drf_exceptions.APIException):
+        headers = {}
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        return Response(error_body(_drf_code(exc), str(exc.detail)), status=exc.status_code, headers=headers)
+    if isinstance(exc, DatabaseError):
+        logger.exception("database unavailable")
+        return Response(
+            error_body("service_unavailable", "Temporarily unavailable, please retry."),
+            status=503,
+            headers={"Retry-After": "5"},
+        )
+    return None

@@ -1,0 +1,11 @@
+"""Test settings: the base settings with tasks run inline and fast hashing."""
+
+import os
+
+os.environ.setdefault("Q_SYNC", "true")
+
+from .base import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOG_LEVEL = "WARNING"
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

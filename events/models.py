@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+
+from django.db import models
+
+from config.crypto import EncryptedTextField
+
+
+class EventType(StrEnum):
+    """Standard event types; values are the wire names. Any other name is a custom event."""
+
+    VIEW_CONTENT = "ViewContent"
+    ADD_TO_CART = "AddToCart"
+    INITIATE_CHECKOUT = "InitiateCheckout"
+    PURCHASE = "Purchase"
+    PAGE_VIEW = "PageView"
+    IDENTIFY = "Identify"
+
+
+def new_write_key() -> str:
+    return "wk_" + secrets.token_urlsafe(24)
+
+
+def new_webhook_token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def new_webhook_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+class Merchant(models.Model):
+    name = models.CharField(max_length=200)
+    shop_domain = models.CharField(max_length=255, unique=True, help_text="e.g. my-shop.myshopify.com")
+    allowed_origins = models.JSONField(
+        default=list, blank=True, help_text="Origins allowed to call the ingest API from a browser."
+    )
+    timezone = models.CharField(max_length=64, default="UTC")
+    write_key = models.CharField(max_length=64, unique=True, default=new_write_key)
+    write_key_rotated_at = models.DateTimeField(null=True, blank=True)
+    returns_webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
+    returns_webhook_secret = EncryptedTextField(default=new_webhook_secret)
+    # Identity settings
+    blocked_identifier_values = models.JSONField(
+        default=list, blank=True, help_text="Extra junk values (e.g. a test email) that never link profiles."
+    )
+    reidentify_lookback_hours = models.PositiveIntegerField(default=24)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.shop_domain})"
+
+
+class EventSource(models.TextChoices):
+    PIXEL = "pixel", "Recapture pixel"
+    SHOPIFY = "shopify", "Shopify Web Pixel"
+    RETURNS = "returns", "Loop Returns"
+    SYSTEM = "system", "System / test"
+
+
+class Identification(models.TextChoices):
+    PENDING = "pending", "Pending"
+    NATIVE = "native", "Native"
+    RESOLVED = "resolved", "Resolved by Recapture"
+    ANONYMOUS = "anonymous", "Anonymous"
+
+
+class Event(models.Model):
+    """One stored event: the raw body as received and its normalised form."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=128, help_text="Client-supplied id; the dedupe key.")
+    type = models.CharField(max_length=128, db_index=True)
+    source = models.CharField(max_length=16, choices=EventSource.choices, default=EventSource.PIXEL)
+    anonymous_id = models.CharField(max_length=128, blank=True, default="")
+    timestamp = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    context = models.JSONField(default=dict, blank=True)
+    identifiers = models.JSONField(default=dict, blank=True)
+    traits = models.JSONField(default=dict, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    # Filled by identity resolution.
+    profile = models.ForeignKey(
+        "identity.Profile", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    identification = models.CharField(
+        max_length=16, choices=Identification.choices, default=Identification.PENDING, db_index=True
+    )
+    resolved_by = models.CharField(max_length=32, blank=True, default="", help_text="Identifier type that linked it.")
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["merchant", "event_id"], name="event_unique_per_merchant")]
+        indexes = [
+            models.Index(fields=["merchant", "-received_at"], name="event_merchant_recent"),
+            models.Index(fields=["profile", "timestamp"], name="event_profile_time"),
+            models.Index(fields=["merchant", "anonymous_id"], name="event_merchant_anon"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"

@@ -1,0 +1,133 @@
+"""Writes and orchestration for merchants and events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from config.queue import enqueue_on_commit
+from events.models import Event, EventSource, Merchant, new_webhook_secret, new_write_key
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class NewEvent:
+    """A validated, normalised event ready to be stored (the internal event shape)."""
+
+    event_id: str
+    type: str
+    anonymous_id: str
+    timestamp: datetime
+    context: dict[str, Any] = field(default_factory=dict)
+    identifiers: dict[str, Any] = field(default_factory=dict)
+    traits: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    source: str = EventSource.PIXEL
+
+
+@dataclass(slots=True)
+class RecordResult:
+    accepted: int
+    duplicates: int
+    event_ids: list[int]
+
+
+# --- Merchants -------------------------------------------------------------------
+
+
+def create_merchant(
+    name: str, *, shop_domain: str, allowed_origins: Sequence[str] = (), timezone_name: str = "UTC"
+) -> Merchant:
+    return Merchant.objects.create(
+        name=name,
+        shop_domain=shop_domain.strip().lower(),
+        allowed_origins=list(allowed_origins),
+        timezone=timezone_name,
+    )
+
+
+def rotate_write_key(merchant: Merchant) -> Merchant:
+    """Issue a new write key; the old one is rejected from now on."""
+    merchant.write_key = new_write_key()
+    merchant.write_key_rotated_at = timezone.now()
+    merchant.save(update_fields=["write_key", "write_key_rotated_at"])
+    return merchant
+
+
+def rotate_returns_webhook_secret(merchant: Merchant) -> Merchant:
+    merchant.returns_webhook_secret = new_webhook_secret()
+    merchant.save(update_fields=["returns_webhook_secret"])
+    return merchant
+
+
+# --- Events ------------------------------------------------------------------------
+
+
+def record_events(merchant: Merchant, *, events: Sequence[NewEvent]) -> RecordResult:
+    """Store events (one bulk insert, duplicates by event_id skipped) and queue processing.
+
+    A constant number of queries whatever the batch size: one read of the ids already
+    present, one bulk insert, one read back of the new primary keys.
+    """
+    unique: dict[str, NewEvent] = {}
+    for event in events:
+        unique.setdefault(event.event_id, event)
+    in_batch_dupes = len(events) - len(unique)
+    if not unique:
+        return RecordResult(accepted=0, duplicates=in_batch_dupes, event_ids=[])
+    with transaction.atomic():
+        existing = set(
+            Event.objects.filter(merchant=merchant, event_id__in=list(unique)).values_list("event_id", flat=True)
+        )
+        rows = [_event_row(merchant, e) for key, e in unique.items() if key not in existing]
+        Event.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+        new_keys = [r.event_id for r in rows]
+        ids = list(
+            Event.objects.filter(merchant=merchant, event_id__in=new_keys, processed_at__isnull=True).values_list(
+                "id", flat=True
+            )
+        )
+        if ids:
+            enqueue_on_commit("events.tasks.process_events", ids)
+    return RecordResult(accepted=len(ids), duplicates=len(events) - len(ids), event_ids=ids)
+
+
+def _event_row(merchant: Merchant, e: NewEvent) -> Event:
+    return Event(
+        merchant=merchant,
+        event_id=e.event_id,
+        type=e.type,
+        source=e.source,
+        anonymous_id=e.anonymous_id,
+        timestamp=e.timestamp,
+        context=e.context,
+        identifiers=e.identifiers,
+        traits=e.traits,
+        properties=e.properties,
+        raw=e.raw,
+    )
+
+
+def process_events(event_ids: Sequence[int]) -> None:
+    """Identity resolution, then delivery scheduling, for freshly stored events."""
+    from destinations.services import schedule_deliveries
+    from identity.services import resolve_events
+
+    events = list(
+        Event.objects.filter(id__in=event_ids, processed_at__isnull=True).select_related("merchant").order_by("id")
+    )
+    if not events:
+        return
+    outcome = resolve_events(events=events)
+    schedule_deliveries(events=outcome.events)
+    if outcome.reidentified:
+        schedule_deliveries(events=outcome.reidentified, reidentified=True)
+    Event.objects.filter(id__in=[e.id for e in events]).update(processed_at=timezone.now())

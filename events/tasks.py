@@ -1,0 +1,9 @@
+"""django-q2 tasks of the events app: take ids, call a service."""
+
+from __future__ import annotations
+
+from events import services
+
+
+def process_events(event_ids: list[int]) -> None:
+    services.process_events(event_ids)
