@@ -9,6 +9,7 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import models
+from django.test.signals import setting_changed
 
 PREFIX = "fernet:"
 
@@ -53,3 +54,23 @@ class EncryptedTextField(models.TextField):
         if value is None or value == "":
             return value
         return encrypt(value)
+
+
+def encrypted_fields() -> list[tuple[type[models.Model], str]]:
+    """Every (model, field name) stored with EncryptedTextField, across all apps."""
+    from django.apps import apps
+
+    return [
+        (model, f.name)
+        for model in apps.get_models()
+        for f in model._meta.concrete_fields
+        if isinstance(f, EncryptedTextField)
+    ]
+
+
+def _reset_on_settings_change(*, setting: str, **kwargs) -> None:
+    if setting in ("FIELD_ENCRYPTION_KEYS", "SECRET_KEY"):
+        get_fernet.cache_clear()
+
+
+setting_changed.connect(_reset_on_settings_change)
