@@ -22,6 +22,7 @@ venv-dev: $(VENV)/.stamp-dev
 ## Set up and start web (127.0.0.1:8000) and the django-q2 worker together; Ctrl-C stops both.
 run: venv
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createcachetable
 	$(PY) manage.py bootstrap_demo
 	bash bin/run-dev
 
@@ -32,6 +33,7 @@ test: venv-dev
 ## Production web server (gunicorn); run `make worker` beside it.
 serve: venv
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createcachetable
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(VENV)/bin/gunicorn config.wsgi:application -c config/gunicorn.py
 

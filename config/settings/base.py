@@ -90,12 +90,13 @@ else:
     DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str("DATABASE_TEST_NAME", default="test_recapture")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache (rate limits, token buckets). Redis when REDIS_URL is set. -----------
+# --- Cache (rate limits, token buckets): shared by every process. ------------------
+# Redis when REDIS_URL is set; otherwise a database table (created by `createcachetable`).
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://recapture")}
+    CACHES = {"default": env.cache("CACHE_URL", default="dbcache://recapture_cache")}
 
 # --- Task queue (django-q2). ORM broker by default, Redis with Q_BROKER=redis. ---
 Q_BROKER = env.str("Q_BROKER", default="orm")
