@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from returns.api.views import LoopWebhookView
+
+app_name = "returns"
+
+urlpatterns = [
+    path("loop/<str:token>", LoopWebhookView.as_view(), name="loop-webhook"),
+]

@@ -1,0 +1,278 @@
+"""Loop Returns: receive webhooks, turn them into events, backfill, test events."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.queue import enqueue_on_commit
+from events.models import Merchant
+from events.services import NewEvent, record_events
+from returns import mapping, samples, selectors
+from returns.exceptions import LoopSignatureInvalidError, LoopWebhookNotFoundError
+from returns.models import LoopReturn, LoopWebhook, WebhookState
+from returns.parsing import body_digest, parse_datetime, parse_id, parse_text, signature_matches
+
+logger = logging.getLogger(__name__)
+
+PROCESS_TASK = "returns.tasks.process_loop_webhook"
+BACKFILL_BATCH = 200
+
+
+@dataclass(slots=True)
+class WebhookReceipt:
+    webhook: LoopWebhook
+    duplicate: bool
+
+
+# --- Receiving ----------------------------------------------------------------------
+
+
+def receive_loop_webhook(*, token: str, body: bytes, signature: str | None) -> WebhookReceipt:
+    """Verify, store raw, queue processing. A redelivered identical body is recognised, not stored twice."""
+    merchant = selectors.get_merchant_by_webhook_token(token)
+    if merchant is None:
+        raise LoopWebhookNotFoundError("Unknown webhook URL.")
+    if not signature_matches(merchant.returns_webhook_secret, body, signature):
+        logger.warning("loop webhook rejected: bad signature", extra={"merchant_id": merchant.id})
+        raise LoopSignatureInvalidError("The X-Loop-Signature header is missing or does not match the body.")
+    digest = body_digest(body)
+    payload = _load_payload(body) or {}
+    trigger = mapping.trigger_of(payload)
+    try:
+        with transaction.atomic():
+            webhook = LoopWebhook.objects.create(
+                merchant=merchant,
+                topic=parse_text(payload.get("topic"))[:64],
+                trigger=trigger[:64],
+                return_id=mapping.return_id_of(payload, trigger)[:64],
+                body=body.decode("utf-8", errors="replace"),
+                body_sha256=digest,
+                signature_valid=True,
+            )
+            enqueue_on_commit(PROCESS_TASK, webhook.id)
+    except IntegrityError:
+        existing = LoopWebhook.objects.get(merchant=merchant, body_sha256=digest)
+        return WebhookReceipt(webhook=existing, duplicate=True)
+    return WebhookReceipt(webhook=webhook, duplicate=False)
+
+
+def reprocess_loop_webhook(webhook: LoopWebhook) -> None:
+    """Queue a stored webhook again (e.g. a failed one, from the admin)."""
+    LoopWebhook.objects.filter(id=webhook.id).update(state=WebhookState.RECEIVED, error="")
+    enqueue_on_commit(PROCESS_TASK, webhook.id)
+
+
+def _load_payload(body: bytes | str) -> dict[str, Any] | None:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+# --- Processing ---------------------------------------------------------------------
+
+
+def process_loop_webhook(webhook: LoopWebhook) -> LoopWebhook:
+    """Turn one stored webhook into events (or park it until its return arrives)."""
+    payload = _load_payload(webhook.body)
+    if payload is None:
+        return _finish(webhook, WebhookState.FAILED, error="The body is not a JSON object.")
+    trigger = mapping.trigger_of(payload)
+    handler = _HANDLERS.get(trigger)
+    if handler is None:
+        return _finish(
+            webhook, WebhookState.IGNORED, error=f"Trigger {trigger or '(none)'!r} is stored, not forwarded."
+        )
+    try:
+        return handler(webhook, payload, trigger)
+    except Exception as exc:  # the row records the failure; the admin can reprocess it
+        logger.exception("loop webhook processing failed", extra={"loop_webhook_id": webhook.id})
+        return _finish(webhook, WebhookState.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
+
+
+def _process_return(webhook: LoopWebhook, payload: dict[str, Any], trigger: str) -> LoopWebhook:
+    return_id = mapping.return_id_of(payload, trigger)
+    if not return_id:
+        return _finish(webhook, WebhookState.FAILED, error="The return payload has no id.")
+    with transaction.atomic():
+        upsert_loop_return(webhook.merchant, payload=payload)
+        _record(webhook, trigger, payload=payload, ret=payload)
+        _finish(webhook, WebhookState.PROCESSED)
+    release_waiting_webhooks(webhook.merchant, return_id=return_id)
+    return webhook
+
+
+def _process_joined(webhook: LoopWebhook, payload: dict[str, Any], trigger: str) -> LoopWebhook:
+    """Label (and gift-card) webhooks: join to the stored return; wait for it when it has not arrived."""
+    return_id = mapping.return_id_of(payload, trigger)
+    if not return_id and not _has_own_email(payload, trigger):
+        return _finish(webhook, WebhookState.FAILED, error="The payload has no return id to join to.")
+    loop_return = selectors.get_loop_return(webhook.merchant, return_id=return_id)
+    if loop_return is None and not _has_own_email(payload, trigger):
+        _finish(webhook, WebhookState.WAITING)
+        # The return may have been stored between our read and the write above: look again.
+        loop_return = selectors.get_loop_return(webhook.merchant, return_id=return_id)
+        if loop_return is None or not _claim(webhook.id, WebhookState.WAITING):
+            return webhook
+    with transaction.atomic():
+        _record(webhook, trigger, payload=payload, ret=loop_return.payload if loop_return else {})
+        _finish(webhook, WebhookState.PROCESSED)
+    return webhook
+
+
+def _has_own_email(payload: Mapping[str, Any], trigger: str) -> bool:
+    return trigger == mapping.GIFTCARD_TRIGGER and "email" in mapping.customer_of(payload)[0]
+
+
+def _ignore(webhook: LoopWebhook, payload: dict[str, Any], trigger: str) -> LoopWebhook:
+    return _finish(webhook, WebhookState.IGNORED, error=f"Trigger {trigger!r} is stored, not forwarded.")
+
+
+_HANDLERS: dict[str, Callable[[LoopWebhook, dict[str, Any], str], LoopWebhook]] = {
+    **dict.fromkeys(mapping.RETURN_TRIGGERS, _process_return),
+    **dict.fromkeys(mapping.LABEL_TRIGGERS, _process_joined),
+    mapping.GIFTCARD_TRIGGER: _process_joined,
+    mapping.RESTOCK_TRIGGER: _ignore,
+}
+
+
+def release_waiting_webhooks(merchant: Merchant, *, return_id: str) -> int:
+    """Process the label/gift-card webhooks parked for this return; each is claimed exactly once."""
+    released = 0
+    for webhook_id in selectors.list_waiting_webhook_ids(merchant, return_id=return_id):
+        if _claim(webhook_id, WebhookState.WAITING):
+            process_loop_webhook(LoopWebhook.objects.select_related("merchant").get(id=webhook_id))
+            released += 1
+    return released
+
+
+def _claim(webhook_id: int, state: str) -> bool:
+    """Conditional update: only one worker moves a row out of ``state``."""
+    return LoopWebhook.objects.filter(id=webhook_id, state=state).update(state=WebhookState.RECEIVED) == 1
+
+
+def _finish(webhook: LoopWebhook, state: str, *, error: str = "") -> LoopWebhook:
+    webhook.state, webhook.error = state, error
+    webhook.processed_at = None if state == WebhookState.WAITING else timezone.now()
+    webhook.save(update_fields=["state", "error", "processed_at"])
+    return webhook
+
+
+def _record(webhook: LoopWebhook, trigger: str, *, payload: Mapping[str, Any], ret: Mapping[str, Any]) -> None:
+    events = events_for(webhook.merchant, trigger, payload=payload, ret=ret, fallback_time=webhook.received_at)
+    for event in events:
+        event.raw["loop_webhook_id"] = webhook.id
+    record_events(webhook.merchant, events=events)
+
+
+def events_for(
+    merchant: Merchant, trigger: str, *, payload: Mapping[str, Any], ret: Mapping[str, Any], fallback_time: datetime
+) -> list[NewEvent]:
+    """Build the events for one trigger, filling item images/variant titles from pixel data (one query)."""
+    skus, variant_ids = mapping.product_keys(ret)
+    products = selectors.get_product_data(merchant, skus=skus, variant_ids=variant_ids)
+    return mapping.build_events(trigger, payload=payload, ret=ret, fallback_time=fallback_time, products=products)
+
+
+def upsert_loop_return(merchant: Merchant, *, payload: Mapping[str, Any]) -> LoopReturn:
+    """Keep the latest return payload per return id (an older out-of-order update never wins)."""
+    return_id = parse_id(payload.get("id"))
+    identifiers, traits = mapping.customer_of(payload)
+    fields = {
+        "state": mapping.return_state_of(payload)[:32],
+        "email": identifiers.get("email", "")[:254],
+        "customer": {"identifiers": identifiers, "traits": traits},
+        "payload": dict(payload),
+        "loop_updated_at": _changed_at(payload),
+    }
+    loop_return, created = LoopReturn.objects.select_for_update().get_or_create(
+        merchant=merchant, return_id=return_id, defaults=fields
+    )
+    stored, incoming = loop_return.loop_updated_at, fields["loop_updated_at"]
+    if not created and (stored is None or incoming is None or incoming >= stored):
+        for name, value in fields.items():
+            setattr(loop_return, name, value)
+        loop_return.save()
+    return loop_return
+
+
+def _changed_at(ret: Mapping[str, Any]) -> datetime | None:
+    times = [parse_datetime(ret.get(k)) for k in ("updated_at", "closed_at", "edited_at", "created_at")]
+    return max((t for t in times if t), default=None)
+
+
+# --- Test events and backfill ---------------------------------------------------------
+
+
+def send_test_return_events(merchant: Merchant) -> int:
+    """Record one realistic sample of every forwarded return metric (test email, fresh ids); returns the count."""
+    now = timezone.now()
+    ret = samples.sample_return(merchant, return_id=f"test-{uuid.uuid4().hex[:12]}", now=now)
+    events: list[NewEvent] = []
+    for trigger, payload, state in samples.sample_triggers(ret, now=now):
+        snapshot = {**ret, "state": state}
+        events += events_for(merchant, trigger, payload=payload, ret=snapshot, fallback_time=now)
+    for event in events:
+        event.properties["IsTest"] = True
+    return record_events(merchant, events=events).accepted
+
+
+@dataclass(slots=True)
+class BackfillSummary:
+    merchant_id: int
+    returns_read: int = 0
+    returns_skipped: int = 0
+    events_built: int = 0
+    events_recorded: int = 0
+    events_duplicate: int = 0
+    skipped_reasons: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def backfill_returns(merchant: Merchant, *, returns: Iterable[Mapping[str, Any]]) -> BackfillSummary:
+    """Historical returns as events at their own time; idempotent (event ids come from return id + state)."""
+    summary = BackfillSummary(merchant_id=merchant.id)
+    batch: list[NewEvent] = []
+    for ret in returns:
+        summary.returns_read += 1
+        if not isinstance(ret, Mapping) or not parse_id(ret.get("id")):
+            summary.returns_skipped += 1
+            summary.skipped_reasons.append(f"item {summary.returns_read}: no return id")
+            continue
+        batch += _backfill_one(merchant, ret)
+        if len(batch) >= BACKFILL_BATCH:
+            _flush(merchant, batch, summary)
+            batch = []
+    _flush(merchant, batch, summary)
+    return summary
+
+
+def _backfill_one(merchant: Merchant, ret: Mapping[str, Any]) -> list[NewEvent]:
+    with transaction.atomic():
+        upsert_loop_return(merchant, payload=ret)
+    fallback = _changed_at(ret) or timezone.now()
+    events: list[NewEvent] = []
+    for trigger in mapping.backfill_triggers(mapping.return_state_of(ret)):
+        events += events_for(merchant, trigger, payload=ret, ret=ret, fallback_time=fallback)
+    return events
+
+
+def _flush(merchant: Merchant, batch: list[NewEvent], summary: BackfillSummary) -> None:
+    if not batch:
+        return
+    result = record_events(merchant, events=batch)
+    summary.events_built += len(batch)
+    summary.events_recorded += result.accepted
+    summary.events_duplicate += result.duplicates
