@@ -172,6 +172,26 @@ INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=512 * 1024)
 INGEST_MAX_FUTURE_SECONDS = env.int("INGEST_MAX_FUTURE_SECONDS", default=24 * 3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 
+# --- Identity resolution -------------------------------------------------------------
+# Click ids (gclid, fbclid, _kx, ...) link sessions only within this many days of each other.
+IDENTITY_CLICK_ID_WINDOW_DAYS = env.int("IDENTITY_CLICK_ID_WINDOW_DAYS", default=30)
+# Most identifiers of one type a profile may hold; a merge or attach past it is refused and logged.
+IDENTITY_IDENTIFIER_LIMITS = env.dict(
+    "IDENTITY_IDENTIFIER_LIMITS",
+    cast={"value": int},
+    default={
+        "email": 5,
+        "phone": 5,
+        "shopify_customer_id": 5,
+        "external_id": 5,
+        "anonymous_id": 100,
+        "client_id": 100,
+        "fbp": 100,
+    },
+)
+# Region used to read phone numbers written without a +country prefix.
+IDENTITY_DEFAULT_PHONE_REGION = env.str("IDENTITY_DEFAULT_PHONE_REGION", default="US")
+
 # --- Destinations ------------------------------------------------------------------
 KLAVIYO_API_URL = env.str("KLAVIYO_API_URL", default="https://a.klaviyo.com").rstrip("/")
 KLAVIYO_API_REVISION = env.str("KLAVIYO_API_REVISION", default="2026-07-15")

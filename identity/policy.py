@@ -1,0 +1,292 @@
+"""The identity merge policy: pure decisions, no ORM.
+
+Everything here works on plain values so it can be unit-tested densely:
+normalising identifiers, the junk blocklist, newest-wins traits and the
+merge / no-merge / move decision for one event against the identity graph.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import IntEnum
+from typing import Any
+
+import phonenumbers
+
+STRONG_TYPES = ("email", "phone", "shopify_customer_id", "external_id")
+DEVICE_TYPES = ("anonymous_id", "client_id", "fbp")
+CLICK_TYPES = ("fbclid", "gclid", "gbraid", "wbraid", "ttclid", "msclkid", "kx")
+ALL_TYPES = STRONG_TYPES + DEVICE_TYPES + CLICK_TYPES
+CONTACT_TYPES = ("email", "phone")
+RANK = {kind: index for index, kind in enumerate(ALL_TYPES)}
+JUNK_VALUES = frozenset(
+    {"", "undefined", "null", "none", "nil", "nan", "0", "-1", "anonymous", "guest", "[object object]"}
+)
+MAX_VALUE_LENGTH = 255
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Tier(IntEnum):
+    STRONG = 0
+    DEVICE = 1
+    CLICK = 2
+
+
+def tier_of(kind: str) -> Tier:
+    if kind in STRONG_TYPES:
+        return Tier.STRONG
+    return Tier.DEVICE if kind in DEVICE_TYPES else Tier.CLICK
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Key:
+    """One identifier: (type, normalised value)."""
+
+    type: str
+    value: str
+
+
+# --- Normalisation and blocklist -------------------------------------------------
+
+
+def normalise_value(kind: str, raw: Any, *, default_region: str = "US") -> str | None:
+    """The canonical form of an identifier value, or None when it is unusable."""
+    if raw is None or isinstance(raw, (dict, list, bool)):
+        return None
+    value = str(raw).strip()
+    if not value or len(value) > MAX_VALUE_LENGTH:
+        return None
+    if kind == "email":
+        value = value.lower()
+        return value if _EMAIL_RE.match(value) else None
+    if kind == "phone":
+        return _normalise_phone(value, default_region)
+    return value
+
+
+def _normalise_phone(value: str, default_region: str) -> str | None:
+    try:
+        number = phonenumbers.parse(value, None if value.startswith("+") else default_region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def blocklist(extra: Iterable[Any] = ()) -> frozenset[str]:
+    """The built-in junk values plus a merchant's own (compared case-insensitively)."""
+    return JUNK_VALUES | {str(v).strip().lower() for v in extra if v is not None}
+
+
+def is_blocked(raw: Any, value: str, blocked: frozenset[str]) -> bool:
+    return str(raw).strip().lower() in blocked or value.lower() in blocked
+
+
+def extract_keys(
+    identifiers: Mapping[str, Any],
+    anonymous_id: str,
+    *,
+    blocked: frozenset[str] = JUNK_VALUES,
+    default_region: str = "US",
+) -> list[Key]:
+    """Every usable identifier of an event, strongest first, junk dropped."""
+    raw_items: list[tuple[str, Any]] = [("anonymous_id", anonymous_id)]
+    for kind, raw in (identifiers or {}).items():
+        if kind in RANK and kind != "anonymous_id":
+            raw_items.extend((kind, item) for item in (raw if isinstance(raw, list) else [raw]))
+    keys: set[Key] = set()
+    for kind, raw in raw_items:
+        value = normalise_value(kind, raw, default_region=default_region)
+        if value is not None and not is_blocked(raw, value, blocked):
+            keys.add(Key(kind, value))
+    return sorted(keys, key=lambda k: (RANK[k.type], k.value))
+
+
+def is_native(keys: Iterable[Key]) -> bool:
+    """The event itself carried an email or a phone."""
+    return any(k.type in CONTACT_TYPES for k in keys)
+
+
+# --- Traits: the newest non-empty value wins ----------------------------------------
+
+
+def merge_traits(
+    traits: Mapping[str, Any], times: Mapping[str, str], incoming: Mapping[str, Any], at: datetime
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Apply ``incoming`` (seen at ``at``) over ``traits``; ``times`` holds ISO times per key."""
+    merged, merged_times = dict(traits), dict(times)
+    stamp = at.isoformat()
+    for name, value in (incoming or {}).items():
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        known = merged_times.get(name)
+        if known is None or datetime.fromisoformat(known) <= at:
+            merged[name] = value.strip() if isinstance(value, str) else value
+            merged_times[name] = stamp
+    return merged, merged_times
+
+
+def merge_trait_sets(
+    into: tuple[Mapping[str, Any], Mapping[str, str]], other: tuple[Mapping[str, Any], Mapping[str, str]]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Combine two profiles' traits key by key, the newest value winning."""
+    traits, times = dict(into[0]), dict(into[1])
+    other_traits, other_times = other
+    for name, value in other_traits.items():
+        stamp = other_times.get(name)
+        if stamp is None:
+            traits.setdefault(name, value)
+            continue
+        traits, times = merge_traits(traits, times, {name: value}, datetime.fromisoformat(stamp))
+    return traits, times
+
+
+# --- The merge decision -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Who an existing identifier points to, and when it was last seen."""
+
+    profile: int
+    last_seen: datetime
+
+
+@dataclass(slots=True)
+class ProfileView:
+    """What the policy needs to know about a profile: its age and its identifiers."""
+
+    age: tuple[Any, ...]
+    identifiers: dict[str, set[str]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Decision:
+    """The outcome for one event. ``target`` None means: create a new profile."""
+
+    target: int | None = None
+    merges: list[tuple[int, Key]] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)
+    moves: list[Key] = field(default_factory=list)
+    attach: list[Key] = field(default_factory=list)
+    dropped: list[Key] = field(default_factory=list)
+    linked_by: str = ""
+
+
+@dataclass(slots=True)
+class _Node:
+    profile: int | None  # None: the event's own, not yet owned identifiers
+    keys: list[Key]
+    sort: tuple[Any, ...]
+
+
+def decide(
+    keys: list[Key],
+    owners: Mapping[Key, Owner],
+    profiles: Mapping[int, ProfileView],
+    *,
+    at: datetime,
+    click_window: timedelta,
+    limits: Mapping[str, int],
+) -> Decision:
+    """Resolve one event's identifiers to exactly one profile.
+
+    Nodes are the profiles the identifiers point to plus the event's own new
+    identifiers. The node holding the event's strongest identifier leads (an
+    identifier already owned beats a new one of the same tier). Others join it
+    unless they hold a different strong identifier of a type the group already
+    has (two people) or would break a per-type limit; the survivor is the oldest.
+    """
+    decision = Decision()
+    nodes, stale = _nodes(keys, owners, profiles, at=at, click_window=click_window)
+    if not nodes:
+        return decision
+    group: dict[str, set[str]] = {}
+    members: list[int] = []
+    for index, node in enumerate(nodes):
+        if node.profile is None:
+            _join_new_keys(node.keys, group, limits, decision, stale)
+        elif index and _conflicts(group, profiles[node.profile].identifiers):
+            _refuse(node, "conflict", decision)
+        elif index and _over_limit(group, profiles[node.profile].identifiers, limits):
+            _refuse(node, "limit", decision)
+        else:
+            members.append(node.profile)
+            _absorb(group, profiles[node.profile].identifiers)
+    if members:
+        members.sort(key=lambda pid: profiles[pid].age)
+        decision.target = members[0]
+        decision.merges = [(pid, _node_for(nodes, pid).keys[0]) for pid in members[1:]]
+        linked = [k for n in nodes if n.profile in members for k in n.keys]
+        decision.linked_by = min(linked, key=lambda k: RANK[k.type]).type
+    return decision
+
+
+def _nodes(
+    keys: list[Key],
+    owners: Mapping[Key, Owner],
+    profiles: Mapping[int, ProfileView],
+    *,
+    at: datetime,
+    click_window: timedelta,
+) -> tuple[list[_Node], set[Key]]:
+    linked: dict[int, list[Key]] = {}
+    own: list[Key] = []
+    stale: set[Key] = set()
+    for key in keys:
+        owner = owners.get(key)
+        if owner is None:
+            own.append(key)
+        elif tier_of(key.type) is Tier.CLICK and abs(at - owner.last_seen) > click_window:
+            own.append(key)  # an expired click id links nothing; it is re-pointed
+            stale.add(key)
+        else:
+            linked.setdefault(owner.profile, []).append(key)
+    nodes = [
+        _Node(pid, ks, (tier_of(ks[0].type), 0, RANK[ks[0].type], profiles[pid].age)) for pid, ks in linked.items()
+    ]
+    if own:
+        nodes.append(_Node(None, own, (tier_of(own[0].type), 1, RANK[own[0].type], ())))
+    nodes.sort(key=lambda n: n.sort)
+    return nodes, stale
+
+
+def _join_new_keys(
+    keys: list[Key], group: dict[str, set[str]], limits: Mapping[str, int], decision: Decision, stale: set[Key]
+) -> None:
+    for key in keys:
+        values = group.setdefault(key.type, set())
+        limit = limits.get(key.type)
+        if limit is not None and len(values) >= limit:
+            decision.dropped.append(key)
+            continue
+        values.add(key.value)
+        (decision.moves if key in stale else decision.attach).append(key)
+
+
+def _conflicts(group: Mapping[str, set[str]], other: Mapping[str, set[str]]) -> bool:
+    """Joining would put two different strong identifiers of one type together."""
+    return any(group.get(kind) and (other.get(kind, set()) - group[kind]) for kind in STRONG_TYPES)
+
+
+def _over_limit(group: Mapping[str, set[str]], other: Mapping[str, set[str]], limits: Mapping[str, int]) -> bool:
+    return any(kind in limits and len(group.get(kind, set()) | values) > limits[kind] for kind, values in other.items())
+
+
+def _absorb(group: dict[str, set[str]], other: Mapping[str, set[str]]) -> None:
+    for kind, values in other.items():
+        group.setdefault(kind, set()).update(values)
+
+
+def _refuse(node: _Node, reason: str, decision: Decision) -> None:
+    """Do not merge; the contested device and click identifiers follow the event."""
+    decision.refused.append((node.profile, reason))
+    decision.moves.extend(k for k in node.keys if tier_of(k.type) is not Tier.STRONG)
+
+
+def _node_for(nodes: list[_Node], pid: int) -> _Node:
+    return next(n for n in nodes if n.profile == pid)

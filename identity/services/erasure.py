@@ -1,0 +1,58 @@
+"""Right to erasure and manual re-sends (called by the admin actions)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from events.models import Event
+from identity.models import ErasureRecord, Identifier, Profile, ProfileMerge
+
+logger = logging.getLogger(__name__)
+
+
+def forget_profile(profile: Profile, *, actor: str = "") -> ErasureRecord:
+    """Erase a profile: its identifiers, traits, events (raw payloads too) and merge history.
+
+    Deliveries cascade with their events. What remains is an ErasureRecord holding counts
+    only, no personal data.
+    """
+    with transaction.atomic():
+        profile = Profile.objects.select_for_update().get(pk=profile.pk)
+        values = list(Identifier.objects.filter(profile=profile).values_list("value", flat=True))
+        merges = ProfileMerge.objects.filter(merchant_id=profile.merchant_id).filter(
+            Q(into_profile_id=profile.pk) | Q(from_profile_id=profile.pk) | Q(identifier_value__in=values)
+        )
+        merges_deleted, _ = merges.delete()
+        events_deleted = Event.objects.filter(profile=profile).count()
+        Event.objects.filter(profile=profile).delete()
+        record = ErasureRecord.objects.create(
+            merchant_id=profile.merchant_id,
+            profile_id=profile.pk,
+            identifiers_deleted=len(values),
+            events_deleted=events_deleted,
+            merges_deleted=merges_deleted,
+            actor=actor,
+        )
+        profile.delete()
+    logger.info("profile erased", extra={"profile": record.profile_id, "events": events_deleted})
+    return record
+
+
+def resend_recent_events(profile: Profile, *, hours: int | None = None) -> int:
+    """Schedule the profile's recent events for delivery again (as re-identified); return how many."""
+    from destinations.services import schedule_deliveries
+
+    lookback = hours if hours is not None else profile.merchant.reidentify_lookback_hours
+    events = list(
+        Event.objects.filter(profile=profile, timestamp__gte=timezone.now() - timedelta(hours=lookback))
+        .select_related("merchant")
+        .order_by("timestamp", "id")
+    )
+    if events:
+        schedule_deliveries(events=events, reidentified=True)
+    return len(events)

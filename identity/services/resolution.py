@@ -1,0 +1,294 @@
+"""Resolving a batch of events against one merchant's identity graph.
+
+A constant number of queries per batch, whatever its size or the number of
+profiles: one locked read of every Identifier row the batch names, one locked
+read of the profiles they point to, one read of those profiles' identifiers,
+then bulk writes. Decisions are made in memory by ``identity.policy``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Case, Q, Value, When
+from django.utils import timezone
+
+from events.models import Event, Identification, Merchant
+from identity import policy
+from identity.models import Identifier, Profile, ProfileMerge
+from identity.policy import Key, Owner, ProfileView
+
+logger = logging.getLogger(__name__)
+
+
+class StaleGraphError(Exception):
+    """A profile vanished between the identifier read and the lock; the batch is retried."""
+
+
+@dataclass(slots=True)
+class _Assignment:
+    event: Event
+    keys: list[Key]
+    profile: int | None = None
+    linked_by: str = ""
+
+
+@dataclass(slots=True)
+class BatchResolver:
+    """In-memory identity graph of one merchant for one batch, flushed with bulk writes."""
+
+    merchant: Merchant
+    profiles: dict[int, Profile] = field(default_factory=dict)
+    views: dict[int, ProfileView] = field(default_factory=dict)
+    owners: dict[Key, Owner] = field(default_factory=dict)
+    rows: dict[Key, Identifier] = field(default_factory=dict)
+    original: dict[int, tuple[int, datetime]] = field(default_factory=dict)
+    had_contact: dict[int, bool] = field(default_factory=dict)
+    merged_into: dict[int, int] = field(default_factory=dict)
+    merges: list[tuple[int, int, Key]] = field(default_factory=list)
+    next_temp: int = -1
+
+    # --- loading -------------------------------------------------------------
+
+    def load(self, keys: set[Key]) -> None:
+        by_type: dict[str, list[str]] = {}
+        for key in keys:
+            by_type.setdefault(key.type, []).append(key.value)
+        if not by_type:
+            return
+        query = Q()
+        for kind, values in by_type.items():
+            query |= Q(type=kind, value__in=values)
+        found = list(Identifier.objects.select_for_update().filter(merchant=self.merchant).filter(query).order_by("id"))
+        profile_ids = sorted({row.profile_id for row in found})
+        if not profile_ids:
+            return
+        locked = list(Profile.objects.select_for_update().filter(id__in=profile_ids).order_by("id"))
+        if len(locked) != len(profile_ids):
+            raise StaleGraphError("profile vanished")
+        for profile in locked:
+            self._add_profile(profile, (profile.created_at, profile.id))
+        for row in Identifier.objects.filter(profile_id__in=profile_ids):
+            self._add_row(row)
+
+    def _add_profile(self, profile: Profile, age: tuple) -> None:
+        self.profiles[profile.id] = profile
+        self.views[profile.id] = ProfileView(age=age)
+        self.had_contact[profile.id] = bool(profile.email or profile.phone)
+
+    def _add_row(self, row: Identifier) -> None:
+        key = Key(row.type, row.value)
+        self.rows[key] = row
+        self.owners[key] = Owner(row.profile_id, row.last_seen)
+        self.original[row.id] = (row.profile_id, row.last_seen)
+        self.views[row.profile_id].identifiers.setdefault(row.type, set()).add(row.value)
+
+    # --- deciding ------------------------------------------------------------
+
+    def resolve(self, item: _Assignment, *, window: timedelta, limits: dict[str, int]) -> None:
+        event = item.event
+        if not item.keys:
+            return
+        decision = policy.decide(
+            item.keys, self.owners, self.views, at=event.timestamp, click_window=window, limits=limits
+        )
+        for pid, reason in decision.refused:
+            logger.info("identity merge refused", extra={"profile": pid, "reason": reason, "event": event.pk})
+        for key in decision.dropped:
+            logger.warning("identifier dropped over limit", extra={"type": key.type, "event": event.pk})
+        target = decision.target if decision.target is not None else self._new_profile()
+        for loser, via in decision.merges:
+            self._merge(loser, target, via)
+        for key in decision.moves:
+            self._point(key, target, event)
+        for key in decision.attach:
+            self._point(key, target, event)
+        for key in item.keys:
+            if key in self.owners and self.owners[key].profile == target:
+                self._touch(key, event.timestamp)
+        self._apply_traits(target, event, [k for k in item.keys if k not in decision.dropped])
+        item.profile, item.linked_by = target, decision.linked_by
+
+    def _new_profile(self) -> int:
+        temp, self.next_temp = self.next_temp, self.next_temp - 1
+        self.profiles[temp] = Profile(merchant=self.merchant)
+        self.views[temp] = ProfileView(age=(timezone.now() + timedelta(days=36500), -temp))
+        self.had_contact[temp] = False
+        return temp
+
+    def _merge(self, loser: int, target: int, via: Key) -> None:
+        for kind, values in self.views[loser].identifiers.items():
+            for value in values:
+                key = Key(kind, value)
+                self.owners[key] = Owner(target, self.owners[key].last_seen)
+                self.views[target].identifiers.setdefault(kind, set()).add(value)
+        self.views[loser].identifiers = {}
+        winner, other = self.profiles[target], self.profiles[loser]
+        traits, winner.trait_times = policy.merge_trait_sets(
+            ({**winner.traits, "$email": winner.email, "$phone": winner.phone}, winner.trait_times),
+            ({**other.traits, "$email": other.email, "$phone": other.phone}, other.trait_times),
+        )
+        winner.email, winner.phone = traits.pop("$email", "") or "", traits.pop("$phone", "") or ""
+        winner.traits = traits
+        self.had_contact[target] = self.had_contact[target] and self.had_contact[loser]
+        self.merged_into[loser] = target
+        self.merges.append((loser, target, via))
+
+    def _point(self, key: Key, target: int, event: Event) -> None:
+        owner = self.owners.get(key)
+        if owner is not None:
+            self.views[owner.profile].identifiers.get(key.type, set()).discard(key.value)
+        if key not in self.rows:
+            self.rows[key] = Identifier(
+                merchant=self.merchant,
+                type=key.type,
+                value=key.value,
+                source=event.source,
+                first_seen=event.timestamp,
+                last_seen=event.timestamp,
+            )
+        self.owners[key] = Owner(target, event.timestamp if owner is None else owner.last_seen)
+        self.views[target].identifiers.setdefault(key.type, set()).add(key.value)
+
+    def _touch(self, key: Key, at: datetime) -> None:
+        owner = self.owners[key]
+        if at > owner.last_seen:
+            self.owners[key] = Owner(owner.profile, at)
+
+    def _apply_traits(self, target: int, event: Event, keys: list[Key]) -> None:
+        profile = self.profiles[target]
+        incoming = dict(event.traits or {})
+        for key in keys:
+            if key.type in policy.CONTACT_TYPES:
+                incoming[f"${key.type}"] = key.value
+        traits = {**profile.traits, "$email": profile.email, "$phone": profile.phone}
+        traits, profile.trait_times = policy.merge_traits(traits, profile.trait_times, incoming, event.timestamp)
+        profile.email, profile.phone = traits.pop("$email", "") or "", traits.pop("$phone", "") or ""
+        profile.traits = traits
+
+    def final(self, pid: int | None) -> int | None:
+        while pid in self.merged_into:
+            pid = self.merged_into[pid]
+        return pid
+
+    # --- writing ---------------------------------------------------------------
+
+    def flush(self, items: list[_Assignment], *, now: datetime) -> list[Event]:
+        """Persist the batch with bulk writes; return the events re-identified by it."""
+        real = self._create_profiles(now)
+        self._write_identifiers(real)
+        self._write_merges(real)
+        self._write_events(items, real)
+        reidentified = self._reidentify(real, now)
+        survivors = [p for pid, p in self.profiles.items() if pid > 0 and pid not in self.merged_into]
+        for profile in survivors:
+            profile.updated_at = now
+        Profile.objects.bulk_update(
+            survivors, ["email", "phone", "traits", "trait_times", "reidentified_at", "updated_at"], batch_size=500
+        )
+        return reidentified
+
+    def _create_profiles(self, now: datetime) -> dict[int, int]:
+        temps = [pid for pid in self.profiles if pid < 0 and pid not in self.merged_into]
+        created = Profile.objects.bulk_create([self.profiles[pid] for pid in temps], batch_size=500)
+        real = {pid: pid for pid in self.profiles if pid > 0}
+        real.update({temp: profile.pk for temp, profile in zip(temps, created, strict=True)})
+        for loser in self.merged_into:
+            real[loser] = real[self.final(loser)]
+        return real
+
+    def _write_identifiers(self, real: dict[int, int]) -> None:
+        new_rows, changed = [], []
+        for key, row in self.rows.items():
+            owner = self.owners[key]
+            row.profile_id, row.last_seen = real[self.final(owner.profile)], owner.last_seen
+            if row.pk is None:
+                new_rows.append(row)
+            elif self.original[row.pk] != (row.profile_id, row.last_seen):
+                changed.append(row)
+        Identifier.objects.bulk_update(changed, ["profile", "last_seen"], batch_size=500)
+        Identifier.objects.bulk_create(new_rows, batch_size=500)
+
+    def _write_merges(self, real: dict[int, int]) -> None:
+        merged = [(loser, via) for loser, _target, via in self.merges if loser > 0]
+        if not merged:
+            return
+        losers = [loser for loser, _via in merged]
+        Event.objects.filter(profile_id__in=losers).update(
+            profile_id=Case(*[When(profile_id=loser, then=Value(real[loser])) for loser in losers])
+        )
+        ProfileMerge.objects.bulk_create(
+            ProfileMerge(
+                merchant=self.merchant,
+                from_profile_id=loser,
+                into_profile_id=real[loser],
+                identifier_type=via.type,
+                identifier_value=via.value,
+            )
+            for loser, via in merged
+        )
+        Profile.objects.filter(id__in=losers).delete()
+        logger.info("profiles merged", extra={"merchant": self.merchant.pk, "merges": len(merged)})
+
+    def _write_events(self, items: list[_Assignment], real: dict[int, int]) -> None:
+        for item in items:
+            event, pid = item.event, self.final(item.profile)
+            profile = self.profiles.get(pid) if pid is not None else None
+            event.profile_id = real[pid] if pid is not None else None
+            event.resolved_by = ""
+            if profile is None:
+                event.identification = Identification.ANONYMOUS
+            elif policy.is_native(item.keys):
+                event.identification = Identification.NATIVE
+            elif profile.email or profile.phone:
+                event.identification = Identification.RESOLVED
+                event.resolved_by = item.linked_by or item.keys[0].type
+            else:
+                event.identification = Identification.ANONYMOUS
+        Event.objects.bulk_update(
+            [i.event for i in items], ["profile", "identification", "resolved_by"], batch_size=500
+        )
+
+    def _reidentify(self, real: dict[int, int], now: datetime) -> list[Event]:
+        """Anonymous events of profiles that just gained an email or phone, once each."""
+        gained = {
+            real[pid]: profile
+            for pid, profile in self.profiles.items()
+            if pid > 0
+            and pid not in self.merged_into
+            and (profile.email or profile.phone)
+            and not self.had_contact[pid]
+        }
+        if not gained:
+            return []
+        since = now - timedelta(hours=self.merchant.reidentify_lookback_hours)
+        events = list(
+            Event.objects.filter(
+                profile_id__in=list(gained), identification=Identification.ANONYMOUS, timestamp__gte=since
+            )
+            .select_related("merchant")
+            .order_by("timestamp", "id")
+        )
+        if not events:
+            return []
+        for event in events:
+            profile = gained[event.profile_id]
+            event.identification = Identification.RESOLVED
+            event.resolved_by = "email" if profile.email else "phone"
+            profile.reidentified_at = now
+        Event.objects.bulk_update(events, ["identification", "resolved_by"], batch_size=500)
+        return events
+
+
+def assignments(events: list[Event], *, merchant: Merchant) -> list[_Assignment]:
+    """Each event with its usable identifiers, oldest first (so the newest identify wins)."""
+    blocked = policy.blocklist(merchant.blocked_identifier_values or [])
+    region = settings.IDENTITY_DEFAULT_PHONE_REGION
+    ordered = sorted(events, key=lambda e: (e.timestamp, e.pk or 0))
+    return [
+        _Assignment(e, policy.extract_keys(e.identifiers, e.anonymous_id, blocked=blocked, default_region=region))
+        for e in ordered
+    ]

@@ -1,0 +1,72 @@
+"""resolve_events: every incoming event to exactly one profile, safely under concurrent workers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, transaction
+from django.utils import timezone
+
+from events.models import Event
+from identity.services.resolution import BatchResolver, StaleGraphError, assignments
+
+logger = logging.getLogger(__name__)
+
+RESOLVE_ATTEMPTS = 5
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
+
+
+@dataclass(slots=True)
+class ResolutionOutcome:
+    events: list[Event]
+    reidentified: list[Event] = field(default_factory=list)
+
+
+def resolve_events(*, events: list[Event]) -> ResolutionOutcome:
+    """Attach each event to one profile (creating, merging or splitting as the policy decides).
+
+    Sets and persists ``profile``, ``identification`` and ``resolved_by`` on every event and
+    returns, in ``reidentified``, older anonymous events that became deliverable because their
+    profile just gained an email or phone. Each such event is returned exactly once.
+    """
+    by_merchant: dict[int, list[Event]] = {}
+    for event in events:
+        by_merchant.setdefault(event.merchant_id, []).append(event)
+    reidentified: list[Event] = []
+    for group in by_merchant.values():
+        reidentified.extend(_resolve_with_retry(group))
+    return ResolutionOutcome(events=events, reidentified=reidentified)
+
+
+def _resolve_with_retry(events: list[Event]) -> list[Event]:
+    """Two workers racing on the same new identifier: the loser retries and finds the winner's row."""
+    for attempt in range(1, RESOLVE_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return _resolve_batch(events)
+        except (IntegrityError, StaleGraphError, OperationalError) as exc:
+            if attempt == RESOLVE_ATTEMPTS or not _retryable(exc):
+                raise
+            logger.info("identity resolution retried", extra={"attempt": attempt, "error": type(exc).__name__})
+    raise AssertionError("unreachable")
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, OperationalError):
+        return getattr(exc.__cause__, "sqlstate", None) in _RETRYABLE_SQLSTATES
+    return True
+
+
+def _resolve_batch(events: list[Event]) -> list[Event]:
+    merchant = events[0].merchant
+    items = assignments(events, merchant=merchant)
+    resolver = BatchResolver(merchant=merchant)
+    resolver.load({key for item in items for key in item.keys})
+    window = timedelta(days=settings.IDENTITY_CLICK_ID_WINDOW_DAYS)
+    limits = dict(settings.IDENTITY_IDENTIFIER_LIMITS)
+    for item in items:
+        resolver.resolve(item, window=window, limits=limits)
+    return resolver.flush(items, now=timezone.now())
