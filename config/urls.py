@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from config import health
+from events.demo import demo_store
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -11,5 +12,6 @@ urlpatterns = [
     path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("events.urls")),
     path("api/v1/returns/", include("returns.api.urls")),
+    path("demo/store/", demo_store, name="demo-store"),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,346 @@
+"""Admin for merchants (onboarding, snippets, secrets, dashboard) and events (live stream)."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
+from django.http import JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from config.admin import EstimatedCountPaginator, chip
+from destinations.admin import DestinationInline, render_event_deliveries
+from destinations.models import Delivery, DeliveryStatus
+from events import dashboard, selectors, services, stream
+from events.charts import Segment, bar_chart, stacked_bar
+from events.models import Event, EventType, Identification, Merchant
+
+# --- Merchants ---------------------------------------------------------------------
+
+
+def _snippet(merchant: Merchant, selector_name: str) -> str:
+    fn = getattr(selectors, selector_name, None)
+    if fn is None or merchant.pk is None:
+        return ""
+    return fn(merchant)
+
+
+def copyable(text: str, *, element_id: str):
+    if not text:
+        return "-"
+    return format_html(
+        '<pre id="{}" class="rc-copy" style="white-space:pre-wrap;max-width:720px;max-height:220px;overflow:auto">{}'
+        '</pre><button type="button" class="button rc-copy-btn" data-target="{}">Copy</button>',
+        element_id,
+        text,
+        element_id,
+    )
+
+
+@admin.register(Merchant)
+class MerchantAdmin(admin.ModelAdmin):
+    list_display = ["name", "shop_domain", "is_active", "write_key_hint", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "=shop_domain"]
+    ordering = ["name"]
+    readonly_fields = [
+        "write_key",
+        "write_key_rotated_at",
+        "pixel_snippet",
+        "shopify_pixel_code",
+        "returns_webhook_url",
+        "returns_webhook_secret_hint",
+        "created_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["name", "shop_domain", "allowed_origins", "timezone", "is_active"]}),
+        ("Pixel", {"fields": ["write_key", "write_key_rotated_at", "pixel_snippet", "shopify_pixel_code"]}),
+        ("Loop Returns webhook", {"fields": ["returns_webhook_url", "returns_webhook_secret_hint"]}),
+        ("Identity", {"fields": ["blocked_identifier_values", "reidentify_lookback_hours"]}),
+        (None, {"fields": ["created_at"]}),
+    ]
+    actions = ["rotate_write_key", "rotate_returns_webhook_secret"]
+    inlines = [DestinationInline]
+    change_form_template = "admin/events/merchant/change_form.html"
+
+    @admin.display(description="Write key")
+    def write_key_hint(self, obj: Merchant) -> str:
+        return f"{obj.write_key[:7]}…{obj.write_key[-4:]}"
+
+    @admin.display(description="Pixel <script> snippet")
+    def pixel_snippet(self, obj: Merchant):
+        return copyable(_snippet(obj, "get_pixel_snippet"), element_id="rc-pixel-snippet")
+
+    @admin.display(description="Shopify Custom Pixel code")
+    def shopify_pixel_code(self, obj: Merchant):
+        return copyable(_snippet(obj, "get_shopify_custom_pixel_code"), element_id="rc-shopify-pixel")
+
+    @admin.display(description="Webhook URL")
+    def returns_webhook_url(self, obj: Merchant):
+        if obj.pk is None:
+            return "-"
+        return copyable(selectors.get_returns_webhook_url(obj), element_id="rc-webhook-url")
+
+    @admin.display(description="Webhook secret")
+    def returns_webhook_secret_hint(self, obj: Merchant) -> str:
+        return "Hidden. It is shown once, after creation or rotation (action “Rotate returns webhook secret”)."
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def has_rotate_secret_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self._show_secret(request, obj, "created")
+        return super().response_add(request, obj, post_url_continue)
+
+    def _show_secret(self, request, obj: Merchant, verb: str) -> None:
+        self.message_user(
+            request,
+            format_html(
+                "{}: returns webhook secret {} — copy it into Loop now, it will not be shown again.",
+                obj,
+                format_html("<code class='rc-secret'>{}</code>", obj.returns_webhook_secret),
+            ),
+            messages.WARNING,
+        )
+
+    @admin.action(description="Rotate write key (the old key stops working)", permissions=["change"])
+    def rotate_write_key(self, request, queryset) -> None:
+        for merchant in queryset:
+            services.rotate_write_key(merchant)
+            self.log_change(request, merchant, "Rotated the write key.")
+            self.message_user(request, f"{merchant}: new write key {merchant.write_key}", messages.SUCCESS)
+
+    @admin.action(description="Rotate returns webhook secret (shown once)", permissions=["rotate_secret"])
+    def rotate_returns_webhook_secret(self, request, queryset) -> None:
+        for merchant in queryset:
+            services.rotate_returns_webhook_secret(merchant)
+            self.log_change(request, merchant, "Rotated the returns webhook secret.")
+            self._show_secret(request, merchant, "rotated")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        merchant = self.get_object(request, object_id)
+        if merchant is not None:
+            extra_context["dashboard"] = dashboard_context(merchant)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+def dashboard_context(merchant: Merchant) -> dict:
+    stats = dashboard.get_merchant_dashboard(merchant)
+    out = {}
+    for name, s in stats.items():
+        out[name] = {
+            "stats": s,
+            "types_chart": bar_chart(sorted(s.events_by_type.items(), key=lambda kv: -kv[1])),
+            "identification_chart": stacked_bar(
+                [Segment(label.label, s.identification.get(label.value, 0)) for label in Identification]
+            ),
+            "deliveries": [
+                {"destination": dest, "counts": counts, "chart": stacked_bar(_delivery_segments(counts))}
+                for dest, counts in sorted(s.deliveries.items())
+            ],
+        }
+    return out
+
+
+def _delivery_segments(counts: dict[str, int]) -> list[Segment]:
+    colours = dashboard.DELIVERY_BUCKET_COLOURS
+    return [Segment(bucket, counts.get(bucket, 0), colours[bucket]) for bucket in colours]
+
+
+# --- Events ------------------------------------------------------------------------
+
+
+class TypeFilter(admin.SimpleListFilter):
+    """Standard types without a DISTINCT over the whole table (1M rows)."""
+
+    title = "type"
+    parameter_name = "type"
+
+    def lookups(self, request, model_admin):
+        return [(t.value, t.value) for t in EventType] + [
+            ("Return Created", "Return Created"),
+            ("Return Label Created", "Return Label Created"),
+        ]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(type=self.value()) if self.value() else queryset
+
+
+def delivery_status_choices() -> list[tuple[str, str]]:
+    return list(DeliveryStatus.choices)
+
+
+class DeliveryStatusFilter(admin.SimpleListFilter):
+    title = "delivery status"
+    parameter_name = "delivery_status"
+
+    def lookups(self, request, model_admin):
+        return delivery_status_choices()
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        return queryset.filter(Exists(Delivery.objects.filter(event_id=OuterRef("pk"), status=self.value())))
+
+
+def pretty_json(value) -> str:
+    return format_html(
+        '<pre style="white-space:pre-wrap;max-width:900px">{}</pre>', json.dumps(value, indent=2, sort_keys=True)
+    )
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = [
+        "received_at",
+        "merchant",
+        "type",
+        "source",
+        "profile_label",
+        "identification_chip",
+        "delivery_chips",
+    ]
+    list_filter = ["merchant", TypeFilter, "identification", "source", DeliveryStatusFilter]
+    list_select_related = ["merchant", "profile"]
+    search_fields = ["=event_id", "=anonymous_id", "=profile__email"]
+    ordering = ["-id"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_per_page = 50
+    change_list_template = "admin/events/event/change_list.html"
+    readonly_fields = [
+        "merchant",
+        "event_id",
+        "type",
+        "source",
+        "timestamp",
+        "received_at",
+        "processed_at",
+        "anonymous_id",
+        "profile_link",
+        "identification",
+        "resolved_by",
+        "identifiers_json",
+        "traits_json",
+        "properties_json",
+        "context_json",
+        "raw_json",
+        "deliveries_table",
+    ]
+    fieldsets = [
+        (None, {"fields": ["merchant", "event_id", "type", "source", "timestamp", "received_at", "processed_at"]}),
+        ("Identity decision", {"fields": ["anonymous_id", "profile_link", "identification", "resolved_by"]}),
+        (
+            "Normalised payload",
+            {"fields": ["identifiers_json", "traits_json", "properties_json", "context_json"]},
+        ),
+        ("Raw payload (as received)", {"fields": ["raw_json"], "classes": ["collapse"]}),
+        ("Deliveries and attempts", {"fields": ["deliveries_table"]}),
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("merchant", "profile")
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        ids = [e.id for e in changelist.result_list]
+        self._chips = stream.deliveries_by_event(ids)  # one query for the whole page
+        return changelist
+
+    @admin.display(description="Profile")
+    def profile_label(self, obj: Event) -> str:
+        if obj.profile is None:
+            return "anonymous"
+        return obj.profile.email or f"profile #{obj.profile_id}"
+
+    @admin.display(description="Identified", ordering="identification")
+    def identification_chip(self, obj: Event):
+        return chip(obj.get_identification_display(), status=obj.identification, title=obj.resolved_by)
+
+    @admin.display(description="Deliveries")
+    def delivery_chips(self, obj: Event):
+        rows = getattr(self, "_chips", {}).get(obj.id, [])
+        if not rows:
+            return "-"
+        return format_html_join("", "{}", ((chip(f"{r['kind']}: {r['status']}", status=r["status"]),) for r in rows))
+
+    @admin.display(description="Profile")
+    def profile_link(self, obj: Event):
+        if obj.profile is None:
+            return "anonymous"
+        url = reverse("admin:identity_profile_change", args=[obj.profile_id])
+        return format_html('<a href="{}">{}</a>', url, self.profile_label(obj))
+
+    @admin.display(description="Identifiers")
+    def identifiers_json(self, obj: Event):
+        return pretty_json(obj.identifiers)
+
+    @admin.display(description="Traits")
+    def traits_json(self, obj: Event):
+        return pretty_json(obj.traits)
+
+    @admin.display(description="Properties")
+    def properties_json(self, obj: Event):
+        return pretty_json(obj.properties)
+
+    @admin.display(description="Context")
+    def context_json(self, obj: Event):
+        return pretty_json(obj.context)
+
+    @admin.display(description="Raw")
+    def raw_json(self, obj: Event):
+        return pretty_json(obj.raw)
+
+    @admin.display(description="Deliveries")
+    def deliveries_table(self, obj: Event):
+        return render_event_deliveries(obj)
+
+    # --- Live stream ------------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("live/", view(self.live_view), name="events_event_live"),
+            path("live.json", view(self.live_json), name="events_event_live_json"),
+            *super().get_urls(),
+        ]
+
+    def live_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Live event stream",
+            "opts": self.model._meta,
+            "merchants": Merchant.objects.order_by("name").values_list("id", "name"),
+            "types": [t.value for t in EventType],
+            "identifications": Identification.choices,
+            "delivery_statuses": delivery_status_choices(),
+            "json_url": reverse("admin:events_event_live_json"),
+        }
+        return TemplateResponse(request, "admin/events/event/live.html", context)
+
+    def live_json(self, request):
+        if not self.has_view_permission(request):
+            return JsonResponse({"error": {"code": "permission_denied", "message": "Permission denied."}}, status=403)
+        rows = stream.list_stream_events(stream.StreamFilters.from_query(request.GET))
+        for row in rows:
+            row["url"] = reverse("admin:events_event_change", args=[row["id"]])
+        return JsonResponse({"events": rows})

@@ -1,0 +1,121 @@
+"""Server-rendered SVG charts for the admin dashboard: pure functions, no JS, no CDN."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+PALETTE = ["#0969da", "#1a7f37", "#9a6700", "#cf222e", "#8250df", "#6e7781", "#bc4c00", "#1b7c83"]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    label: str
+    value: float
+    colour: str = ""
+
+
+def _scale(value: float, maximum: float, width: float) -> float:
+    if maximum <= 0 or value <= 0:
+        return 0.0
+    return round(width * value / maximum, 1)
+
+
+def bar_chart(rows: Sequence[tuple[str, float]], *, width: int = 420, bar_height: int = 18, label_width: int = 140):
+    """Horizontal bars, one per (label, value), scaled to the largest value."""
+    if not rows:
+        return empty_chart(width=width)
+    maximum = max(value for _, value in rows)
+    plot = width - label_width - 50
+    height = len(rows) * (bar_height + 6) + 4
+    bars = format_html_join(
+        "",
+        '<text x="{}" y="{}" text-anchor="end" font-size="11">{}</text>'
+        '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {}</title></rect>'
+        '<text x="{}" y="{}" font-size="11">{}</text>',
+        (
+            (
+                label_width - 6,
+                4 + i * (bar_height + 6) + bar_height - 5,
+                label,
+                label_width,
+                4 + i * (bar_height + 6),
+                _scale(value, maximum, plot),
+                bar_height,
+                PALETTE[i % len(PALETTE)],
+                label,
+                _fmt(value),
+                label_width + _scale(value, maximum, plot) + 4,
+                4 + i * (bar_height + 6) + bar_height - 5,
+                _fmt(value),
+            )
+            for i, (label, value) in enumerate(rows)
+        ),
+    )
+    return _svg(width, height, bars)
+
+
+def stacked_bar(segments: Sequence[Segment], *, width: int = 420, height: int = 22) -> SafeString:
+    """One bar split into proportional segments, with a legend underneath."""
+    total = sum(max(s.value, 0) for s in segments)
+    if total <= 0:
+        return empty_chart(width=width)
+    parts, x = [], 0.0
+    for i, s in enumerate(segments):
+        w = _scale(s.value, total, width)
+        colour = s.colour or PALETTE[i % len(PALETTE)]
+        parts.append(
+            format_html(
+                '<rect x="{}" y="0" width="{}" height="{}" fill="{}"><title>{}: {} ({}%)</title></rect>',
+                x,
+                w,
+                height,
+                colour,
+                s.label,
+                _fmt(s.value),
+                round(100 * s.value / total),
+            )
+        )
+        x += w
+    legend = format_html_join(
+        "",
+        '<rect x="{}" y="{}" width="10" height="10" fill="{}"></rect><text x="{}" y="{}" font-size="11">{} {}</text>',
+        (
+            (
+                i * 140,
+                height + 8,
+                s.colour or PALETTE[i % len(PALETTE)],
+                i * 140 + 14,
+                height + 17,
+                s.label,
+                _fmt(s.value),
+            )
+            for i, s in enumerate(segments)
+        ),
+    )
+    return _svg(width, height + 24, mark_safe("".join(parts)) + legend)  # noqa: S308 - parts are format_html output
+
+
+def empty_chart(*, width: int = 420) -> SafeString:
+    return _svg(width, 24, format_html('<text x="0" y="16" font-size="12" fill="#6e7781">{}</text>', "No data yet"))
+
+
+def _svg(width: int, height: int, body: SafeString) -> SafeString:
+    return format_html(
+        '<svg xmlns="http://www.w3.org/2000/svg" class="rc-chart" width="{}" height="{}" viewBox="0 0 {} {}" '
+        'role="img">{}</svg>',
+        width,
+        height,
+        width,
+        height,
+        body,
+    )
+
+
+def _fmt(value: float) -> str:
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}"

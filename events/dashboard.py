@@ -1,0 +1,191 @@
+"""Merchant dashboard selectors: a bounded number of aggregate queries per page view."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+
+from events.models import Event, EventType, Identification, Merchant
+
+WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
+ABANDONMENT_TYPES = (EventType.VIEW_CONTENT, EventType.ADD_TO_CART, EventType.INITIATE_CHECKOUT)
+MESSAGE_SOURCES = ("klaviyo", "loops")
+LATENCY_SAMPLE = 10_000
+
+
+@dataclass(slots=True)
+class WindowStats:
+    """Counts for one merchant over one window ("24h" or "7d")."""
+
+    events_by_type: dict[str, int] = field(default_factory=dict)
+    identification: dict[str, int] = field(default_factory=dict)
+    deliveries: dict[str, dict[str, int]] = field(default_factory=dict)
+    p95_latency_seconds: float | None = None
+    recovered_orders: int = 0
+    recovered_revenue: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def total_events(self) -> int:
+        return sum(self.events_by_type.values())
+
+    @property
+    def lift_percent(self) -> float | None:
+        """How many more identified events flows can use thanks to resolution, in %."""
+        native = self.identification.get(Identification.NATIVE, 0)
+        resolved = self.identification.get(Identification.RESOLVED, 0)
+        return lift_percent(native=native, resolved=resolved)
+
+
+# --- Pure helpers ------------------------------------------------------------------
+
+
+def lift_percent(*, native: int, resolved: int) -> float | None:
+    if native <= 0:
+        return None if resolved <= 0 else math.inf
+    return round(100.0 * resolved / native, 1)
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """Nearest-rank percentile (p95 of [1..100] is 95); None for no data."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def order_value(properties: dict) -> tuple[Decimal, str]:
+    """An order's value and currency from its properties ("$value" wins, then Revenue)."""
+    raw = properties.get("$value", properties.get("Revenue", 0))
+    try:
+        value = Decimal(str(raw)) if raw not in (None, "") else Decimal(0)
+    except InvalidOperation:
+        value = Decimal(0)
+    if not value.is_finite():
+        value = Decimal(0)
+    return value, str(properties.get("Currency") or "").upper()
+
+
+def sum_by_currency(orders: Iterable[dict]) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = {}
+    for properties in orders:
+        value, currency = order_value(properties)
+        totals[currency] = totals.get(currency, Decimal(0)) + value
+    return totals
+
+
+def came_from_message_q() -> Q:
+    """A Purchase whose visit came from a Klaviyo or Loops message (utm source or _kx)."""
+    q = Q(identifiers__has_key="kx")
+    for source in MESSAGE_SOURCES:
+        q |= Q(context__utm__source__iexact=source)
+    return q
+
+
+# --- Selectors -------------------------------------------------------------------
+
+
+def get_merchant_dashboard(merchant: Merchant, *, now: datetime | None = None) -> dict[str, WindowStats]:
+    """Both windows at once; each aggregate is one query covering 7 days split by a 24 h filter."""
+    now = now or timezone.now()
+    since = {name: now - delta for name, delta in WINDOWS.items()}
+    stats = {name: WindowStats() for name in WINDOWS}
+    events = Event.objects.filter(merchant=merchant, received_at__gte=since["7d"])
+    _count_into(stats, events.values("type"), "type", since, "events_by_type")
+    _count_into(stats, events.values("identification"), "identification", since, "identification")
+    _deliveries_into(stats, merchant, since)
+    for name in WINDOWS:
+        stats[name].p95_latency_seconds = get_p95_latency_seconds(merchant, since=since[name])
+        orders = list_recovered_orders(merchant, since=since[name])
+        stats[name].recovered_orders = len(orders)
+        stats[name].recovered_revenue = sum_by_currency(orders)
+    return stats
+
+
+def _count_into(stats, values_qs, key: str, since: dict[str, datetime], attr: str) -> None:
+    rows = values_qs.annotate(d7=Count("id"), d1=Count("id", filter=Q(received_at__gte=since["24h"]))).order_by()
+    for row in rows:
+        getattr(stats["7d"], attr)[row[key]] = row["d7"]
+        if row["d1"]:
+            getattr(stats["24h"], attr)[row[key]] = row["d1"]
+
+
+# --- Deliveries (destinations.Delivery, looked up lazily to keep events importable alone) ---
+
+DELIVERY_BUCKET_COLOURS = {
+    "succeeded": "#1a7f37",
+    "retrying": "#9a6700",
+    "pending": "#0969da",
+    "held": "#8250df",
+    "dead": "#cf222e",
+}
+
+
+def delivery_bucket(status: str, attempts: int) -> str:
+    """Dashboard bucket of a delivery: pending/sending split into first try and retrying."""
+    if status in ("pending", "sending"):
+        return "retrying" if attempts > 0 else "pending"
+    return status
+
+
+def _deliveries_into(stats: dict[str, WindowStats], merchant: Merchant, since: dict[str, datetime]) -> None:
+    from destinations.models import Delivery
+
+    rows = (
+        Delivery.objects.filter(destination__merchant=merchant, created_at__gte=since["7d"])
+        .values("destination__name", "destination__kind", "status")
+        .annotate(
+            d7=Count("id"),
+            d7_retry=Count("id", filter=Q(attempts__gt=0)),
+            d1=Count("id", filter=Q(created_at__gte=since["24h"])),
+            d1_retry=Count("id", filter=Q(created_at__gte=since["24h"], attempts__gt=0)),
+        )
+        .order_by()
+    )
+    for row in rows:
+        label = f"{row['destination__name']} ({row['destination__kind']})"
+        for window, total, retried in (("7d", row["d7"], row["d7_retry"]), ("24h", row["d1"], row["d1_retry"])):
+            counts = stats[window].deliveries.setdefault(label, {})
+            for bucket, n in (
+                (delivery_bucket(row["status"], 1), retried),
+                (delivery_bucket(row["status"], 0), total - retried),
+            ):
+                if n:
+                    counts[bucket] = counts.get(bucket, 0) + n
+
+
+def get_p95_latency_seconds(merchant: Merchant, *, since: datetime) -> float | None:
+    """p95 of event received_at -> delivery succeeded, over the newest LATENCY_SAMPLE deliveries."""
+    from destinations.models import Delivery
+
+    pairs = (
+        Delivery.objects.filter(
+            destination__merchant=merchant, status="succeeded", dry_run=False, delivered_at__gte=since
+        )
+        .order_by("-delivered_at")
+        .values_list("event__received_at", "delivered_at")[:LATENCY_SAMPLE]
+    )
+    return percentile([max((done - received).total_seconds(), 0.0) for received, done in pairs], 95)
+
+
+def list_recovered_orders(merchant: Merchant, *, since: datetime) -> list[dict]:
+    """Properties of Purchase events that came from a message after Recapture forwarded an abandonment."""
+    from destinations.models import Delivery
+
+    forwarded = Delivery.objects.filter(
+        event__profile_id=OuterRef("profile_id"),
+        event__type__in=[t.value for t in ABANDONMENT_TYPES],
+        status="succeeded",
+        dry_run=False,
+        delivered_at__lt=OuterRef("timestamp"),
+    )
+    purchases = Event.objects.filter(
+        merchant=merchant, type=EventType.PURCHASE, timestamp__gte=since, profile__isnull=False
+    ).filter(came_from_message_q(), Exists(forwarded))
+    return list(purchases.values_list("properties", flat=True))
