@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from events.models import Merchant
+
+MAX_WRITE_KEY_LENGTH = 64
 
 
 def get_returns_webhook_url(merchant: Merchant) -> str:
@@ -20,4 +27,56 @@ def merchant_credentials(merchant: Merchant) -> dict[str, object]:
         "write_key": merchant.write_key,
         "returns_webhook_url": get_returns_webhook_url(merchant),
         "returns_webhook_secret": merchant.returns_webhook_secret,
+    }
+
+
+# --- Ingest ------------------------------------------------------------------------
+
+
+def get_merchant_by_write_key(write_key: str) -> Merchant | None:
+    """The active merchant owning this key (one indexed lookup); junk keys cost no query."""
+    if not write_key.startswith("wk_") or len(write_key) > MAX_WRITE_KEY_LENGTH:
+        return None
+    return Merchant.objects.filter(write_key=write_key, is_active=True).first()
+
+
+def is_origin_allowed_for_any_merchant(origin: str) -> bool:
+    """Preflights carry no key: answer them for an origin that some active merchant allows."""
+    from events.api.cors import is_origin_allowed
+
+    lists = Merchant.objects.filter(is_active=True).values_list("allowed_origins", flat=True)
+    return any(is_origin_allowed(origin, allowed or []) for allowed in lists)
+
+
+def get_ingest_url() -> str:
+    return f"{settings.PUBLIC_BASE_URL}/api/v1/events"
+
+
+def get_pixel_url(merchant: Merchant) -> str:
+    return f"{settings.PUBLIC_BASE_URL}/pixel.js?key={merchant.write_key}"
+
+
+def get_pixel_script(merchant: Merchant) -> str:
+    """The body of pixel.js for this merchant (its write key and the ingest URL baked in)."""
+    return render_to_string("events/pixel.js", _js_context(merchant))
+
+
+def get_pixel_snippet(merchant: Merchant) -> str:
+    """The <script> tag a merchant pastes into the theme (theme.liquid, before </head>)."""
+    return f'<script async src="{escape(get_pixel_url(merchant))}"></script>'
+
+
+def get_shopify_custom_pixel_code(merchant: Merchant) -> str:
+    """Code for Shopify admin > Settings > Customer events > Add custom pixel."""
+    return render_to_string("events/shopify_custom_pixel.js", _js_context(merchant))
+
+
+def _js_literal(value: str) -> str:
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def _js_context(merchant: Merchant) -> dict[str, str]:
+    return {
+        "write_key_js": mark_safe(_js_literal(merchant.write_key)),  # noqa: S308 - JSON-encoded, < and > escaped
+        "ingest_url_js": mark_safe(_js_literal(get_ingest_url())),  # noqa: S308
     }

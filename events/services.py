@@ -5,32 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from config.queue import enqueue_on_commit
-from events.models import Event, EventSource, Merchant, new_webhook_secret, new_write_key
+from events.exceptions import EventInvalidError
+from events.ingest import parse_event, split_payload
+from events.models import Event, Merchant, new_webhook_secret, new_write_key
+from events.types import NewEvent
+
+__all__ = ["IngestResult", "NewEvent", "RecordResult", "ingest_events", "process_events", "record_events"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class NewEvent:
-    """A validated, normalised event ready to be stored (the internal event shape)."""
-
-    event_id: str
-    type: str
-    anonymous_id: str
-    timestamp: datetime
-    context: dict[str, Any] = field(default_factory=dict)
-    identifiers: dict[str, Any] = field(default_factory=dict)
-    traits: dict[str, Any] = field(default_factory=dict)
-    properties: dict[str, Any] = field(default_factory=dict)
-    raw: dict[str, Any] = field(default_factory=dict)
-    source: str = EventSource.PIXEL
 
 
 @dataclass(slots=True)
@@ -38,6 +28,31 @@ class RecordResult:
     accepted: int
     duplicates: int
     event_ids: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class EventError:
+    index: int
+    code: str
+    message: str
+
+
+@dataclass(slots=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+    errors: list[EventError] = field(default_factory=list)
+
+    @property
+    def all_invalid(self) -> bool:
+        """Every event was rejected (nothing stored, nothing duplicate)."""
+        return bool(self.errors) and self.accepted == 0 and self.duplicates == 0
+
+    def error_dicts(self) -> list[dict[str, Any]]:
+        return [{"index": e.index, "code": e.code, "message": e.message} for e in self.errors]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "errors": self.error_dicts()}
 
 
 # --- Merchants -------------------------------------------------------------------
@@ -69,6 +84,37 @@ def rotate_returns_webhook_secret(merchant: Merchant) -> Merchant:
 
 
 # --- Events ------------------------------------------------------------------------
+
+
+def ingest_events(merchant: Merchant, *, payload: Any) -> IngestResult:
+    """Validate and normalise a parsed ingest body, store the valid events, report the rest.
+
+    Whole-request problems (not an object, batch too large) raise ApplicationError;
+    an invalid event is reported by index and never stops the others being stored.
+    """
+    raw_events = split_payload(payload, max_events=settings.INGEST_MAX_BATCH_EVENTS)
+    now = timezone.now()
+    max_future = timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
+    valid: list[NewEvent] = []
+    errors: list[EventError] = []
+    for index, raw in enumerate(raw_events):
+        try:
+            valid.append(parse_event(raw, now=now, max_future=max_future))
+        except EventInvalidError as exc:
+            errors.append(EventError(index=index, code=exc.code, message=exc.message))
+    recorded = record_events(merchant, events=valid)
+    result = IngestResult(accepted=recorded.accepted, duplicates=recorded.duplicates, errors=errors)
+    logger.info(
+        "events ingested",
+        extra={
+            "merchant_id": merchant.pk,
+            "received": len(raw_events),
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "invalid": len(errors),
+        },
+    )
+    return result
 
 
 def record_events(merchant: Merchant, *, events: Sequence[NewEvent]) -> RecordResult:

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import include, path
 
-urlpatterns: list = []
+from events.api import views
+
+urlpatterns = [
+    path("pixel.js", views.pixel_js, name="pixel-js"),
+    path("api/v1/", include("events.api.urls")),
+]
