@@ -1,0 +1,52 @@
+"""The server-rendered SVG charts: pure functions, escaped labels, proportional sizes."""
+
+from __future__ import annotations
+
+import re
+
+from events.charts import Segment, bar_chart, empty_chart, stacked_bar
+
+
+def _widths(svg: str) -> list[float]:
+    return [float(w) for w in re.findall(r'<rect x="[^"]*" y="[^"]*" width="([^"]+)"', svg)]
+
+
+def test_bar_chart_scales_bars_to_the_largest_value():
+    svg = str(bar_chart([("ViewContent", 100), ("AddToCart", 50)], width=420, label_width=140))
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert _widths(svg) == [230.0, 115.0]  # plot width 420 - 140 - 50
+    assert "ViewContent" in svg and ">100<" in svg and ">50<" in svg
+
+
+def test_bar_chart_escapes_labels():
+    svg = str(bar_chart([("<script>alert(1)</script>", 3)]))
+    assert "<script>" not in svg
+    assert "&lt;script&gt;" in svg
+
+
+def test_bar_chart_without_rows_says_no_data():
+    assert "No data yet" in str(bar_chart([]))
+
+
+def test_bar_chart_all_zero_values_draws_empty_bars():
+    assert _widths(str(bar_chart([("a", 0), ("b", 0)]))) == [0.0, 0.0]
+
+
+def test_stacked_bar_segments_are_proportional_and_titled_with_percent():
+    svg = str(stacked_bar([Segment("Native", 30), Segment("Resolved", 10)], width=400))
+    widths = _widths(svg)
+    assert widths[:2] == [300.0, 100.0]
+    assert "Native: 30 (75%)" in svg and "Resolved: 10 (25%)" in svg
+
+
+def test_stacked_bar_uses_given_colours():
+    svg = str(stacked_bar([Segment("dead", 1, "#cf222e")]))
+    assert 'fill="#cf222e"' in svg
+
+
+def test_stacked_bar_of_nothing_is_the_empty_chart():
+    assert str(stacked_bar([Segment("a", 0)])) == str(empty_chart())
+
+
+def test_fractional_values_are_formatted_with_two_decimals():
+    assert ">2.50<" in str(bar_chart([("x", 2.5)]))
