@@ -198,6 +198,21 @@ KLAVIYO_API_REVISION = env.str("KLAVIYO_API_REVISION", default="2026-07-15")
 LOOPS_API_URL = env.str("LOOPS_API_URL", default="https://app.loops.so").rstrip("/")
 LOOP_RETURNS_API_URL = env.str("LOOP_RETURNS_API_URL", default="https://api.loopreturns.com").rstrip("/")
 
+# --- Delivery engine (destinations app) ---------------------------------------------
+# Retries: base * factor^(n-1) seconds, capped, +/- jitter; the defaults span ~24 h over 10 attempts.
+DELIVERY_RETRY_BASE_SECONDS = env.float("DELIVERY_RETRY_BASE_SECONDS", default=60.0)
+DELIVERY_RETRY_FACTOR = env.float("DELIVERY_RETRY_FACTOR", default=3.0)
+DELIVERY_RETRY_CAP_SECONDS = env.float("DELIVERY_RETRY_CAP_SECONDS", default=6 * 3600.0)
+DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=10)
+DELIVERY_RETRY_JITTER = env.float("DELIVERY_RETRY_JITTER", default=0.2)
+DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=200)  # deliveries claimed per batch
+DELIVERY_THREADS = env.int("DELIVERY_THREADS", default=16)  # concurrent requests per worker
+DELIVERY_BULK_THRESHOLD = env.int("DELIVERY_BULK_THRESHOLD", default=50)  # due Klaviyo rows -> bulk job
+DELIVERY_TASK_BUDGET_SECONDS = env.float("DELIVERY_TASK_BUDGET_SECONDS", default=40.0)  # < Q_TIMEOUT
+DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=300)
+DELIVERY_HTTP_TIMEOUT_SECONDS = env.float("DELIVERY_HTTP_TIMEOUT_SECONDS", default=10.0)
+DELIVERY_LOG_RETENTION_DAYS = env.int("DELIVERY_LOG_RETENTION_DAYS", default=14)
+
 # --- Logging: one JSON line per request/task in production -----------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

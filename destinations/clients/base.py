@@ -1,0 +1,209 @@
+"""The one interface every destination platform implements.
+
+A client is pure HTTP knowledge: it builds requests (payload builders are pure and
+unit-tested against the platform's OpenAPI spec) and drives them through a
+``Transport`` the delivery engine gives it. The transport does the I/O (or, in
+dry-run, only records), times it and keeps the attempt log; the client never touches
+the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from destinations.retry import Verdict, classify
+
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Everything identity resolution knows about the person behind an event."""
+
+    email: str = ""
+    phone: str = ""
+    external_id: str = ""
+    anonymous_id: str = ""
+    kx: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    city: str = ""
+    region: str = ""
+    country: str = ""
+    zip: str = ""
+    properties: dict[str, Any] = field(default_factory=dict)
+    profile_id: int | None = None
+
+    @property
+    def identified(self) -> bool:
+        return bool(self.email or self.phone)
+
+    def traits(self) -> dict[str, Any]:
+        """The attributes a profile sync writes (used to skip unchanged re-syncs)."""
+        keys = ("email", "phone", "first_name", "last_name", "city", "region", "country", "zip")
+        data: dict[str, Any] = {k: getattr(self, k) for k in keys if getattr(self, k)}
+        if self.properties:
+            data["properties"] = self.properties
+        return data
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.traits(), sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundEvent:
+    """An event in the shape the payload builders need (no ORM)."""
+
+    event_id: str
+    type: str
+    source: str
+    timestamp: datetime
+    person: Person
+    properties: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    api_key: str
+    base_url: str
+    profile_sync: str = "create_update"
+    metric_suffix: str = ""
+    list_id: str = ""
+    name_overrides: dict[str, str] = field(default_factory=dict)
+    revision: str = ""
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    step: str
+    method: str
+    url: str
+    headers: dict[str, str]
+    json: Any = None
+    params: dict[str, str] | None = None
+    success_statuses: frozenset[int] = frozenset()
+
+
+@dataclass(slots=True)
+class HttpResult:
+    status_code: int | None
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    duration_ms: int = 0
+    error_kind: str = ""
+    error: str = ""
+    dry_run: bool = False
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+Transport = Callable[[HttpRequest], HttpResult]
+
+
+@dataclass(slots=True)
+class StepOutcome:
+    """How a delivery (or a step of it) ended."""
+
+    verdict: Verdict
+    result: HttpResult | None = None
+    message: str = ""
+    remote_profile_id: str = ""
+    profile_synced: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict is Verdict.SUCCESS
+
+
+def outcome_of(request: HttpRequest, result: HttpResult) -> StepOutcome:
+    if result.dry_run:
+        return StepOutcome(Verdict.SUCCESS, result)
+    verdict = classify(result.status_code, success_statuses=request.success_statuses)
+    message = "" if verdict is Verdict.SUCCESS else describe_failure(result)
+    return StepOutcome(verdict, result, message)
+
+
+def describe_failure(result: HttpResult) -> str:
+    if result.status_code is None:
+        return f"{result.error_kind}: {result.error}"[:500]
+    return f"HTTP {result.status_code}: {platform_message(result)}"[:500]
+
+
+def platform_message(result: HttpResult) -> str:
+    """The platform's own error text (Klaviyo JSON:API errors, Loops {"message"})."""
+    data = result.json()
+    if isinstance(data, dict):
+        errors = data.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            first = errors[0]
+            return str(first.get("detail") or first.get("title") or first)
+        for key in ("message", "error", "detail"):
+            if data.get(key):
+                return str(data[key])
+    return result.body[:300]
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """A token bucket: ``capacity`` burst, refilled at ``rate`` tokens per second."""
+
+    name: str
+    capacity: float
+    rate: float
+
+
+class DestinationClient(ABC):
+    kind: ClassVar[str]
+    supports_bulk: ClassVar[bool] = False
+    bulk_max_events: ClassVar[int] = 0
+    limits: ClassVar[dict[str, tuple[Limit, ...]]] = {}
+    secret_headers: ClassVar[tuple[str, ...]] = ("Authorization",)
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+
+    # --- decisions --------------------------------------------------------------
+    @abstractmethod
+    def can_deliver(self, event: OutboundEvent) -> bool:
+        """Whether the platform can attribute the event to someone yet (else: held)."""
+
+    def should_sync_profile(self, person: Person) -> bool:
+        return self.config.profile_sync != "off" and person.identified
+
+    def estimate_requests(self, event: OutboundEvent, *, sync_profile: bool) -> int:
+        return 1 + (2 if sync_profile else 0)
+
+    def redact(self, headers: dict[str, str]) -> dict[str, str]:
+        return {k: (REDACTED if k in self.secret_headers else v) for k, v in headers.items()}
+
+    def url(self, path: str) -> str:
+        return f"{self.config.base_url}{path}"
+
+    # --- I/O through the engine's transport ---------------------------------------
+    @abstractmethod
+    def deliver(
+        self, event: OutboundEvent, send: Transport, *, idempotency_key: str, sync_profile: bool
+    ) -> StepOutcome:
+        """Send one event (and, when asked, sync its profile first)."""
+
+    def deliver_bulk(self, events: Sequence[OutboundEvent], send: Transport) -> StepOutcome:
+        raise NotImplementedError(f"{self.kind} has no bulk endpoint")
+
+    @abstractmethod
+    def sync_profile(self, person: Person, send: Transport) -> StepOutcome:
+        """Create/update the profile (and list membership) per the destination's settings."""
+
+    @abstractmethod
+    def test_request(self, *, shop_domain: str) -> HttpRequest:
+        """A harmless request that proves the key works."""

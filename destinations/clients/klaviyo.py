@@ -1,0 +1,269 @@
+"""Klaviyo: JSON:API payloads (revision from settings) and the delivery steps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from destinations import mapping
+from destinations.clients.base import (
+    ClientConfig,
+    DestinationClient,
+    HttpRequest,
+    Limit,
+    OutboundEvent,
+    Person,
+    StepOutcome,
+    Transport,
+    outcome_of,
+)
+from destinations.retry import Verdict
+from events.models import EventType
+
+DRY_RUN_PROFILE_ID = "<profile id from profile-import>"
+
+
+def klaviyo_time(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def profile_attributes(person: Person, *, with_traits: bool, anonymous: bool = True) -> dict[str, Any]:
+    identifiers = {"email": person.email, "phone_number": person.phone, "external_id": person.external_id}
+    if anonymous:
+        identifiers["anonymous_id"] = person.anonymous_id
+    identifiers["_kx"] = person.kx
+    attrs: dict[str, Any] = {k: v for k, v in identifiers.items() if v}
+    if not with_traits:
+        return attrs
+    attrs.update({k: v for k, v in (("first_name", person.first_name), ("last_name", person.last_name)) if v})
+    location = {k: getattr(person, k) for k in ("city", "region", "country", "zip") if getattr(person, k)}
+    if location:
+        attrs["location"] = location
+    if person.properties:
+        attrs["properties"] = dict(person.properties)
+    return attrs
+
+
+def event_properties(event: OutboundEvent) -> dict[str, Any]:
+    props = {k: v for k, v in event.properties.items() if k != "$value"}
+    items = mapping.line_items(event.properties)
+    if items:
+        props["ItemNames"] = [str(i.get("ProductName", "")) for i in items if i.get("ProductName")]
+    utm = event.context.get("utm") or {}
+    for key in ("source", "medium", "campaign", "term", "content"):
+        if utm.get(key):
+            props[f"utm_{key}"] = utm[key]
+    if event.context.get("url") and "$url" not in props:
+        props["$url"] = event.context["url"]
+    props["$event_id"] = event.event_id
+    return props
+
+
+def event_attributes(
+    *, name: str, properties: dict[str, Any], time: str, unique_id: str, value: float | None, currency: Any
+) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        "properties": properties,
+        "time": time,
+        "unique_id": unique_id,
+        "metric": {"data": {"type": "metric", "attributes": {"name": name}}},
+    }
+    if value is not None:
+        attrs["value"] = value
+        if isinstance(currency, str) and currency:
+            attrs["value_currency"] = currency
+    return attrs
+
+
+def main_event_attributes(event: OutboundEvent, config: ClientConfig) -> dict[str, Any]:
+    return event_attributes(
+        name=mapping.metric_name(event.type, overrides=config.name_overrides, suffix=config.metric_suffix),
+        properties=event_properties(event),
+        time=klaviyo_time(event.timestamp),
+        unique_id=event.event_id,
+        value=mapping.event_value(event.type, event.properties),
+        currency=event.properties.get("Currency"),
+    )
+
+
+def ordered_product_attributes(event: OutboundEvent, config: ClientConfig) -> list[dict[str, Any]]:
+    """One "Ordered Product" per line item of a Placed Order; unique_id = order id + line item id."""
+    if event.type != EventType.PURCHASE:
+        return []
+    order_id = str(event.properties.get("OrderID") or event.event_id)
+    name = mapping.metric_name(mapping.ORDERED_PRODUCT, overrides=config.name_overrides, suffix=config.metric_suffix)
+    out = []
+    for index, item in enumerate(mapping.line_items(event.properties)):
+        line_id = str(item.get("LineItemID") or item.get("VariantID") or index)
+        unique_id = f"{order_id}:{line_id}"
+        price, qty = mapping.to_number(item.get("Price")), mapping.to_number(item.get("Quantity"))
+        value = round(price * (qty if qty is not None else 1), 2) if price is not None else None
+        props = {**item, "OrderID": order_id, "$event_id": unique_id}
+        currency = event.properties.get("Currency")
+        out.append(
+            event_attributes(
+                name=name,
+                properties=props,
+                time=klaviyo_time(event.timestamp),
+                unique_id=unique_id,
+                value=value,
+                currency=currency,
+            )
+        )
+    return out
+
+
+def event_bodies(event: OutboundEvent, config: ClientConfig) -> list[dict[str, Any]]:
+    """Bodies for POST /api/events (EventCreateQueryV2): the event, then any Ordered Product events."""
+    profile = {
+        "data": {
+            "type": "profile",
+            "attributes": profile_attributes(event.person, with_traits=config.profile_sync == "create_update"),
+        }
+    }
+    attrs = [main_event_attributes(event, config), *ordered_product_attributes(event, config)]
+    return [{"data": {"type": "event", "attributes": {**a, "profile": profile}}} for a in attrs]
+
+
+def profile_import_body(person: Person, *, profile_id: str = "") -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "type": "profile",
+        "attributes": profile_attributes(person, with_traits=True, anonymous=False),
+    }
+    if profile_id:
+        data["id"] = profile_id
+    return {"data": data}
+
+
+def list_add_body(profile_id: str) -> dict[str, Any]:
+    return {"data": [{"type": "profile", "id": profile_id}]}
+
+
+def bulk_job_body(events: Sequence[OutboundEvent], config: ClientConfig) -> dict[str, Any]:
+    """EventsBulkCreateJob: one entry per person, each with that person's events."""
+    with_traits = config.profile_sync == "create_update"
+    groups: dict[str, tuple[Person, list[dict[str, Any]]]] = {}
+    for event in events:
+        key = event.person.digest() + event.person.anonymous_id + event.person.kx
+        _, entries = groups.setdefault(key, (event.person, []))
+        for attrs in (main_event_attributes(event, config), *ordered_product_attributes(event, config)):
+            entries.append({"type": "event", "attributes": attrs})
+    data = [
+        {
+            "type": "event-bulk-create",
+            "attributes": {
+                "profile": {
+                    "data": {"type": "profile", "attributes": profile_attributes(person, with_traits=with_traits)}
+                },
+                "events": {"data": entries},
+            },
+        }
+        for person, entries in groups.values()
+    ]
+    return {"data": {"type": "event-bulk-create-job", "attributes": {"events-bulk-create": {"data": data}}}}
+
+
+def _data_id(document: Any) -> str:
+    data = document.get("data") if isinstance(document, dict) else None
+    return str(data.get("id", "")) if isinstance(data, dict) else ""
+
+
+class KlaviyoClient(DestinationClient):
+    kind = "klaviyo"
+    supports_bulk = True
+    bulk_max_events = 1000
+    bulk_max_bytes = 5 * 1024 * 1024
+    limits: ClassVar[dict[str, tuple[Limit, ...]]] = {
+        "default": (Limit("burst", 350, 350), Limit("steady", 3500, 3500 / 60)),
+        "bulk": (Limit("burst", 10, 10), Limit("steady", 150, 150 / 60)),
+    }
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Klaviyo-API-Key {self.config.api_key}",
+            "revision": self.config.revision,
+            "accept": "application/vnd.api+json",
+            "content-type": "application/vnd.api+json",
+        }
+
+    def can_deliver(self, event: OutboundEvent) -> bool:
+        return event.person.identified or bool(event.person.kx)
+
+    def estimate_requests(self, event: OutboundEvent, *, sync_profile: bool) -> int:
+        extra = len(mapping.line_items(event.properties)) if event.type == EventType.PURCHASE else 0
+        return 1 + extra + (2 if sync_profile else 0)
+
+    def post(self, step: str, path: str, body: Any) -> HttpRequest:
+        return HttpRequest(step=step, method="POST", url=self.url(path), headers=self.headers(), json=body)
+
+    def event_requests(self, event: OutboundEvent) -> list[HttpRequest]:
+        return [self.post("event", "/api/events", body) for body in event_bodies(event, self.config)]
+
+    def deliver(
+        self, event: OutboundEvent, send: Transport, *, idempotency_key: str, sync_profile: bool
+    ) -> StepOutcome:
+        synced = StepOutcome(Verdict.SUCCESS)
+        if sync_profile:
+            synced = self.sync_profile(event.person, send)
+            if not synced.ok:
+                return synced
+        for request in self.event_requests(event):
+            outcome = outcome_of(request, send(request))
+            if not outcome.ok:
+                return outcome
+        return synced
+
+    def bulk_requests(self, events: Sequence[OutboundEvent]) -> list[HttpRequest]:
+        return [self.post("bulk", "/api/event-bulk-create-jobs", bulk_job_body(events, self.config))]
+
+    def deliver_bulk(self, events: Sequence[OutboundEvent], send: Transport) -> StepOutcome:
+        outcome = StepOutcome(Verdict.SUCCESS)
+        for request in self.bulk_requests(events):
+            outcome = outcome_of(request, send(request))
+            if not outcome.ok:
+                return outcome
+        return outcome
+
+    def find_profile_id(self, person: Person, send: Transport) -> tuple[StepOutcome, str]:
+        field, value = ("email", person.email) if person.email else ("phone_number", person.phone)
+        request = HttpRequest(
+            step="profile-find",
+            method="GET",
+            url=self.url("/api/profiles"),
+            headers={k: v for k, v in self.headers().items() if k != "content-type"},
+            params={"filter": f'equals({field},"{value}")'},
+        )
+        outcome = outcome_of(request, send(request))
+        data = (outcome.result.json() or {}).get("data") if outcome.ok and outcome.result else None
+        return outcome, (data[0].get("id", "") if isinstance(data, list) and data else "")
+
+    def sync_profile(self, person: Person, send: Transport) -> StepOutcome:
+        profile_id = ""
+        if self.config.profile_sync == "update_only":
+            found, profile_id = self.find_profile_id(person, send)
+            if not found.ok or (not profile_id and not found.result.dry_run):
+                return found if not found.ok else StepOutcome(Verdict.SUCCESS)
+        request = self.post("profile", "/api/profile-import", profile_import_body(person, profile_id=profile_id))
+        outcome = outcome_of(request, send(request))
+        if not outcome.ok:
+            return outcome
+        remote_id = DRY_RUN_PROFILE_ID if outcome.result.dry_run else _data_id(outcome.result.json())
+        if self.config.list_id and remote_id:
+            path = f"/api/lists/{self.config.list_id}/relationships/profiles"
+            add = self.post("list", path, list_add_body(remote_id))
+            listed = outcome_of(add, send(add))
+            if not listed.ok:
+                return listed
+        return StepOutcome(Verdict.SUCCESS, outcome.result, remote_profile_id=remote_id, profile_synced=True)
+
+    def test_request(self, *, shop_domain: str) -> HttpRequest:
+        person = Person(email=f"recapture-test@{shop_domain}")
+        event = OutboundEvent(
+            event_id=f"recapture-test-{int(datetime.now(UTC).timestamp())}",
+            type="Recapture Test",
+            source="system",
+            timestamp=datetime.now(UTC),
+            person=person,
+        )
+        return self.post("test", "/api/events", event_bodies(event, self.config)[0])

@@ -1,0 +1,184 @@
+"""Destinations (a merchant's Klaviyo / Loops accounts) and the delivery log."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from config.crypto import EncryptedTextField
+from events.models import EventType
+
+DEFAULT_EVENT_TYPES = [
+    EventType.VIEW_CONTENT.value,
+    EventType.ADD_TO_CART.value,
+    EventType.INITIATE_CHECKOUT.value,
+    EventType.PURCHASE.value,
+]
+
+
+def default_event_types() -> list[str]:
+    return list(DEFAULT_EVENT_TYPES)
+
+
+class DestinationKind(models.TextChoices):
+    KLAVIYO = "klaviyo", "Klaviyo"
+    LOOPS = "loops", "Loops"
+
+
+class ProfileSync(models.TextChoices):
+    CREATE_AND_UPDATE = "create_update", "Create and update"
+    UPDATE_ONLY = "update_only", "Update only"
+    OFF = "off", "Off"
+
+
+class DestinationStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    ERROR = "error", "Error (paused)"
+
+
+class Destination(models.Model):
+    merchant = models.ForeignKey("events.Merchant", on_delete=models.CASCADE, related_name="destinations")
+    kind = models.CharField(max_length=16, choices=DestinationKind.choices)
+    name = models.CharField(max_length=200)
+    api_key = EncryptedTextField(help_text="Stored encrypted; never displayed.")
+    api_key_last4 = models.CharField(max_length=4, blank=True, default="")
+    enabled = models.BooleanField(default=True)
+    dry_run = models.BooleanField(
+        default=False, help_text="Build and record every request exactly as it would be sent, but do not send it."
+    )
+    event_types = models.JSONField(
+        default=default_event_types, blank=True, help_text="Event types to forward (custom event names opt-in)."
+    )
+    forward_reidentified = models.BooleanField(
+        default=True, help_text="Send earlier anonymous events once identity resolution attributes them."
+    )
+    forward_returns = models.BooleanField(default=True, help_text="Forward Loop Returns events.")
+    profile_sync = models.CharField(max_length=16, choices=ProfileSync.choices, default=ProfileSync.CREATE_AND_UPDATE)
+    metric_suffix = models.CharField(max_length=64, blank=True, default="", help_text='e.g. " - Recapture"')
+    list_id = models.CharField(
+        max_length=64, blank=True, default="", help_text="Klaviyo list / Loops mailing list for identified profiles."
+    )
+    name_overrides = models.JSONField(default=dict, blank=True, help_text="Event type -> metric name.")
+    # Health
+    status = models.CharField(max_length=16, choices=DestinationStatus.choices, default=DestinationStatus.ACTIVE)
+    last_error = models.TextField(blank=True, default="")
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["merchant_id", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=DestinationKind.values), name="destination_kind_valid"),
+            models.CheckConstraint(condition=Q(profile_sync__in=ProfileSync.values), name="destination_sync_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class DeliveryStatus(models.TextChoices):
+    HELD = "held", "Held (waiting for identity)"
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    DEAD = "dead", "Dead"
+
+
+class Delivery(models.Model):
+    """One event to one destination. Retries are rows of our own, not queue redelivery."""
+
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="deliveries")
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True, default="")
+    idempotency_key = models.CharField(max_length=100)
+    reidentified = models.BooleanField(default=False)
+    dry_run = models.BooleanField(default=False)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["event", "destination"], name="delivery_unique_event_destination"),
+            models.CheckConstraint(condition=Q(status__in=DeliveryStatus.values), name="delivery_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(status="sending") | Q(leased_until__isnull=False), name="delivery_sending_has_lease"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+            models.Index(fields=["destination", "status", "next_attempt_at"], name="delivery_dest_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery #{self.pk} ({self.status})"
+
+
+class ErrorKind(models.TextChoices):
+    NONE = "", "None"
+    NETWORK = "network", "Network error"
+    TIMEOUT = "timeout", "Timeout"
+    RATE_LIMITED = "rate_limited", "Rate limited"
+    SERVER = "server", "Server error"
+    AUTH = "auth", "Authentication"
+    REJECTED = "rejected", "Rejected (4xx)"
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP request made (or, in dry-run, built) for a delivery."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    attempt = models.PositiveIntegerField()
+    step = models.CharField(max_length=32, help_text="event, profile, list, bulk, ...")
+    method = models.CharField(max_length=8)
+    url = models.URLField(max_length=500)
+    request_headers = models.JSONField(default=dict, blank=True, help_text="API key redacted.")
+    request_body = models.JSONField(null=True, blank=True, help_text="Recorded for dry-run attempts only.")
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    response_body = models.TextField(blank=True, default="")
+    error_kind = models.CharField(max_length=16, choices=ErrorKind.choices, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    dry_run = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url} -> {self.status_code or self.error_kind or 'dry-run'}"
+
+
+class SyncedProfile(models.Model):
+    """What was last synced of one profile to one destination (skip unchanged re-syncs)."""
+
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="synced_profiles")
+    profile = models.ForeignKey("identity.Profile", on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64)
+    remote_id = models.CharField(max_length=64, blank=True, default="")
+    synced_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["destination", "profile"], name="synced_profile_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} -> {self.destination_id}"
+
+
+class RateLimitBucket(models.Model):
+    """A token bucket shared by every worker process (conditional UPDATE on this row)."""
+
+    key = models.CharField(max_length=100, unique=True)
+    tokens = models.FloatField()
+    updated_at = models.FloatField(help_text="Unix time of the last refill.")
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,30 @@
+"""Destination services: scheduling, the delivery engine and staff operations."""
+
+from destinations.services.engine import claim_deliveries, deliver_pending, send_batch
+from destinations.services.operations import (
+    TestResult,
+    create_destination,
+    prune_delivery_attempts,
+    replay_dead_deliveries,
+    replay_delivery,
+    set_api_key,
+    test_destination,
+)
+from destinations.services.scheduling import backfill_destination, schedule_deliveries
+from destinations.services.sweep import sweep_deliveries
+
+__all__ = [
+    "TestResult",
+    "backfill_destination",
+    "claim_deliveries",
+    "create_destination",
+    "deliver_pending",
+    "prune_delivery_attempts",
+    "replay_dead_deliveries",
+    "replay_delivery",
+    "schedule_deliveries",
+    "send_batch",
+    "set_api_key",
+    "sweep_deliveries",
+    "test_destination",
+]

@@ -1,0 +1,85 @@
+"""From stored rows to the client's pure inputs: Person, OutboundEvent, ClientConfig."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+
+from destinations.clients import ClientConfig, DestinationClient, client_class
+from destinations.clients.base import OutboundEvent, Person
+from destinations.models import Destination
+from events.models import Event
+
+STANDARD_TRAITS = ("first_name", "last_name", "phone", "city", "region", "country", "zip")
+_NAMESPACE = uuid.UUID("6f1b2e4c-8a57-4c1e-9a55-2f3d7c0b9e11")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def person_of(event: Event) -> Person:
+    """The profile identity resolution linked (when it has the field), else the event's own data."""
+    profile = event.profile if event.profile_id else None
+    ids, traits = event.identifiers or {}, event.traits or {}
+
+    def pick(field: str, *fallbacks: Any) -> str:
+        value = _text(getattr(profile, field, ""))
+        for fallback in fallbacks:
+            value = value or _text(fallback)
+        return value
+
+    custom = {k: v for k, v in traits.items() if k not in STANDARD_TRAITS}
+    profile_props = getattr(profile, "properties", None)
+    if isinstance(profile_props, dict):
+        custom.update(profile_props)
+    return Person(
+        email=pick("email", ids.get("email")).lower(),
+        phone=pick("phone", ids.get("phone"), traits.get("phone")),
+        external_id=_text(ids.get("external_id")),
+        anonymous_id=_text(event.anonymous_id),
+        kx=_text(ids.get("kx")),
+        first_name=pick("first_name", traits.get("first_name")),
+        last_name=pick("last_name", traits.get("last_name")),
+        city=pick("city", traits.get("city")),
+        region=pick("region", traits.get("region")),
+        country=pick("country", traits.get("country")),
+        zip=pick("zip", traits.get("zip")),
+        properties=custom,
+        profile_id=event.profile_id,
+    )
+
+
+def outbound_event(event: Event) -> OutboundEvent:
+    return OutboundEvent(
+        event_id=event.event_id,
+        type=event.type,
+        source=event.source,
+        timestamp=event.timestamp,
+        person=person_of(event),
+        properties=dict(event.properties or {}),
+        context=dict(event.context or {}),
+    )
+
+
+def client_for(destination: Destination) -> DestinationClient:
+    cls = client_class(destination.kind)
+    base_url = {"klaviyo": settings.KLAVIYO_API_URL, "loops": settings.LOOPS_API_URL}.get(destination.kind, "")
+    return cls(
+        ClientConfig(
+            api_key=destination.api_key,
+            base_url=base_url,
+            profile_sync=destination.profile_sync,
+            metric_suffix=destination.metric_suffix,
+            list_id=destination.list_id,
+            name_overrides=dict(destination.name_overrides or {}),
+            revision=settings.KLAVIYO_API_REVISION,
+        )
+    )
+
+
+def idempotency_key(*, merchant_id: int, event_id: str, destination_id: int) -> str:
+    """Stable per event x destination, so a retry or a re-send carries the same key."""
+    return str(uuid.uuid5(_NAMESPACE, f"{merchant_id}:{event_id}:{destination_id}"))

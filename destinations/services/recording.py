@@ -1,0 +1,121 @@
+"""Turn the outcomes of one batch into row updates: retry schedule, dead letters, health."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from destinations.models import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Destination,
+    DestinationStatus,
+    SyncedProfile,
+)
+from destinations.retry import RetryPolicy, Verdict, next_delay, parse_retry_after
+
+if TYPE_CHECKING:
+    from destinations.services.engine import Plan
+
+DELIVERY_FIELDS = ["status", "attempts", "next_attempt_at", "leased_until", "lease_token", "last_error", "dry_run"]
+DELIVERY_FIELDS += ["delivered_at", "updated_at"]
+RELEASE_DELAY = timedelta(seconds=1)
+
+
+def _release(delivery: Delivery, *, status: str, at) -> None:
+    delivery.status = status
+    delivery.next_attempt_at = at
+    delivery.leased_until = None
+    delivery.lease_token = ""
+
+
+def apply_outcome(delivery: Delivery, plan: Plan, *, policy: RetryPolicy, now) -> str:
+    """Mutate ``delivery`` for its outcome; returns the verdict label counted in reports."""
+    delivery.updated_at = now
+    if plan.held:
+        _release(delivery, status=DeliveryStatus.HELD, at=now)
+        return "held"
+    if plan.outcome is None:  # not sent: rate limit or time budget; not an attempt
+        _release(delivery, status=DeliveryStatus.PENDING, at=now + RELEASE_DELAY)
+        return "deferred"
+    outcome = plan.outcome
+    if outcome.verdict is Verdict.AUTH:  # the destination pauses; the delivery waits, unharmed
+        _release(delivery, status=DeliveryStatus.PENDING, at=now)
+        delivery.last_error = outcome.message
+        return "paused"
+    delivery.attempts += 1
+    if outcome.verdict is Verdict.SUCCESS:
+        _release(delivery, status=DeliveryStatus.SUCCEEDED, at=now)
+        delivery.delivered_at, delivery.last_error = now, ""
+        delivery.dry_run = any(r.get("dry_run") for r in plan.records)
+        return "succeeded"
+    delivery.last_error = outcome.message
+    if outcome.verdict is Verdict.RETRY:
+        header = outcome.result.headers.get("retry-after") if outcome.result else None
+        delay = next_delay(delivery.attempts, policy, retry_after=parse_retry_after(header, now=now))
+        if delay is not None:
+            _release(delivery, status=DeliveryStatus.PENDING, at=now + timedelta(seconds=delay))
+            return "retrying"
+        delivery.last_error = f"gave up after {delivery.attempts} attempts: {outcome.message}"[:1000]
+    _release(delivery, status=DeliveryStatus.DEAD, at=now)
+    return "dead"
+
+
+def _attempt_rows(plan: Plan) -> list[DeliveryAttempt]:
+    return [
+        DeliveryAttempt(delivery=plan.delivery, attempt=max(plan.delivery.attempts, 1), **record)
+        for record in plan.records
+    ]
+
+
+def _synced_rows(destination: Destination, plans: Sequence[Plan], now) -> list[SyncedProfile]:
+    rows = {}
+    for plan in plans:
+        synced = plan.sync or plan.outcome
+        if plan.delivery.status == DeliveryStatus.SUCCEEDED and synced and synced.profile_synced:
+            person = plan.event.person
+            rows[person.profile_id] = SyncedProfile(
+                destination=destination,
+                profile_id=person.profile_id,
+                digest=person.digest(),
+                remote_id=synced.remote_profile_id[:64],
+                synced_at=now,
+            )
+    return list(rows.values())
+
+
+def _health(destination: Destination, plans: Sequence[Plan], counts: Counter, now) -> None:
+    changes: dict = {}
+    if counts["succeeded"]:
+        changes["last_success_at"] = now
+    failed = [p for p in plans if p.outcome is not None and not p.outcome.ok]
+    if failed:
+        changes.update(last_error=failed[-1].outcome.message[:2000], last_error_at=now)
+    if counts["paused"]:
+        changes["status"] = DestinationStatus.ERROR
+    if changes:
+        Destination.objects.filter(pk=destination.pk).update(**changes)
+
+
+def record_outcomes(destination: Destination, plans: Sequence[Plan], *, policy: RetryPolicy) -> Counter:
+    now = timezone.now()
+    counts: Counter = Counter(apply_outcome(p.delivery, p, policy=policy, now=now) for p in plans)
+    with transaction.atomic():
+        Delivery.objects.bulk_update([p.delivery for p in plans], DELIVERY_FIELDS, batch_size=500)
+        DeliveryAttempt.objects.bulk_create([row for p in plans for row in _attempt_rows(p)], batch_size=500)
+        synced = _synced_rows(destination, plans, now)
+        if synced:
+            SyncedProfile.objects.bulk_create(
+                synced,
+                update_conflicts=True,
+                unique_fields=["destination", "profile"],
+                update_fields=["digest", "remote_id", "synced_at"],
+            )
+        _health(destination, plans, counts, now)
+    return counts

@@ -1,0 +1,135 @@
+"""Which events go to which destination, and when they are held for identity."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from config.queue import enqueue_on_commit
+from destinations.models import Delivery, DeliveryStatus, Destination
+from destinations.services.outbound import client_for, idempotency_key, outbound_event
+from events.models import Event, EventSource
+
+
+def forwards_event(
+    *,
+    event_type: str,
+    source: str,
+    reidentified: bool,
+    event_types: Iterable[str],
+    forward_returns: bool,
+    forward_reidentified: bool,
+) -> bool:
+    """A destination's settings decide (pure): returns by flag, others by type; re-identified opt-out."""
+    if reidentified and not forward_reidentified:
+        return False
+    if source == EventSource.RETURNS:
+        return forward_returns
+    return event_type in set(event_types or ())
+
+
+def _forwards(destination: Destination, event: Event, reidentified: bool) -> bool:
+    return forwards_event(
+        event_type=event.type,
+        source=event.source,
+        reidentified=reidentified,
+        event_types=destination.event_types,
+        forward_returns=destination.forward_returns,
+        forward_reidentified=destination.forward_reidentified,
+    )
+
+
+def _new_delivery(event: Event, destination: Destination, *, deliverable: bool, reidentified: bool) -> Delivery:
+    return Delivery(
+        event=event,
+        destination=destination,
+        status=DeliveryStatus.PENDING if deliverable else DeliveryStatus.HELD,
+        next_attempt_at=timezone.now(),
+        reidentified=reidentified,
+        idempotency_key=idempotency_key(
+            merchant_id=event.merchant_id, event_id=event.event_id, destination_id=destination.pk
+        ),
+    )
+
+
+def plan_deliveries(
+    events: Sequence[Event], destinations: Sequence[Destination], *, reidentified: bool
+) -> tuple[list[Delivery], list[int]]:
+    """New Delivery rows to create, and ids of held rows that can now be released."""
+    rows = Delivery.objects.filter(event__in=events, destination__in=destinations)
+    existing = {
+        (e, d): (pk, status) for e, d, pk, status in rows.values_list("event_id", "destination_id", "id", "status")
+    }
+    clients = {d.pk: client_for(d) for d in destinations}
+    create, release = [], []
+    for event in events:
+        outbound = outbound_event(event)
+        for destination in destinations:
+            if destination.merchant_id != event.merchant_id or not _forwards(destination, event, reidentified):
+                continue
+            deliverable = clients[destination.pk].can_deliver(outbound)
+            found = existing.get((event.pk, destination.pk))
+            if found is None:
+                create.append(_new_delivery(event, destination, deliverable=deliverable, reidentified=reidentified))
+            elif found[1] == DeliveryStatus.HELD and deliverable:
+                release.append(found[0])
+    return create, release
+
+
+def _store(create: list[Delivery], release: list[int], event_ids: list[int]) -> None:
+    with transaction.atomic():
+        Delivery.objects.bulk_create(create, ignore_conflicts=True, batch_size=500)
+        if release:
+            Delivery.objects.filter(id__in=release, status=DeliveryStatus.HELD).update(
+                status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), reidentified=True
+            )
+        if any(d.status == DeliveryStatus.PENDING for d in create) or release:
+            enqueue_on_commit("destinations.tasks.deliver_events", event_ids)
+
+
+def schedule_deliveries(*, events: list[Event], reidentified: bool = False) -> None:
+    """One Delivery per event x forwarding destination: pending, or held until identity is known.
+
+    With ``reidentified=True`` (earlier anonymous events now attributed), held rows are
+    released and missing rows created, for destinations that forward re-identified events.
+    """
+    if not events:
+        return
+    by_merchant: dict[int, list[Destination]] = defaultdict(list)
+    merchant_ids = {e.merchant_id for e in events}
+    for destination in Destination.objects.filter(merchant_id__in=merchant_ids, enabled=True):
+        by_merchant[destination.merchant_id].append(destination)
+    destinations = [d for ds in by_merchant.values() for d in ds]
+    if not destinations:
+        return
+    create, release = plan_deliveries(events, destinations, reidentified=reidentified)
+    _store(create, release, [e.pk for e in events])
+
+
+def backfill_destination(destination: Destination, *, days: int) -> int:
+    """Schedule the last ``days`` of stored events (idempotent: existing rows and unique ids)."""
+    since = timezone.now() - timedelta(days=days)
+    events = Event.objects.filter(merchant_id=destination.merchant_id, timestamp__gte=since).select_related("profile")
+    created = 0
+    batch: list[Event] = []
+    for event in events.order_by("id").iterator(chunk_size=1000):
+        batch.append(event)
+        if len(batch) >= 1000:
+            created += _backfill_batch(batch, destination)
+            batch = []
+    if batch:
+        created += _backfill_batch(batch, destination)
+    return created
+
+
+def _backfill_batch(events: list[Event], destination: Destination) -> int:
+    create, release = plan_deliveries(events, [destination], reidentified=False)
+    with transaction.atomic():
+        Delivery.objects.bulk_create(create, ignore_conflicts=True, batch_size=500)
+        Delivery.objects.filter(id__in=release).update(status=DeliveryStatus.PENDING, next_attempt_at=timezone.now())
+        enqueue_on_commit("destinations.tasks.deliver_destination", destination.pk)
+    return len(create)

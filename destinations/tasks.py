@@ -1,0 +1,26 @@
+"""django-q2 tasks: take ids, call a service. Retries are Delivery rows, never task redelivery."""
+
+from __future__ import annotations
+
+from destinations import services
+
+
+def deliver_events(event_ids: list[int]) -> None:
+    """Fast path: right after scheduling, send the new deliveries of these events."""
+    services.deliver_pending(event_ids=event_ids)
+
+
+def deliver_deliveries(delivery_ids: list[int]) -> None:
+    services.deliver_pending(delivery_ids=delivery_ids)
+
+
+def deliver_destination(destination_id: int) -> None:
+    services.deliver_pending(destination_id=destination_id)
+
+
+def sweep_deliveries() -> None:
+    services.sweep_deliveries()
+
+
+def prune_delivery_attempts() -> None:
+    services.prune_delivery_attempts()
