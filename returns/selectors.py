@@ -39,7 +39,7 @@ def get_product_data(
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Image, name and variant title the pixel saw for these SKUs / variant ids, in one query.
 
-    Keys are ("sku", SKU) and ("variant", VariantID); the most recent sighting wins.
+    Keys are ("sku", SKU) and ("variant", VariantID); the most recent non-empty value wins.
     Variant ids are matched both as strings and as numbers (pixels send either).
     """
     skus, variant_ids = sorted(set(skus)), sorted(set(variant_ids))
@@ -60,6 +60,7 @@ def get_product_data(
             "VariantTitle": str(props.get("VariantTitle") or props.get("VariantName") or ""),
         }
         for key in (("sku", str(props.get("SKU") or "")), ("variant", str(props.get("VariantID") or ""))):
-            if key[1] and key not in found:
-                found[key] = seen
+            if key[1]:  # newest first: an older sighting only fills what the newer one lacked
+                known = found.setdefault(key, {})
+                known.update({k: v for k, v in seen.items() if v and not known.get(k)})
     return found

@@ -17,6 +17,7 @@ from config.queue import enqueue_on_commit
 from events.models import Merchant
 from events.services import NewEvent, record_events
 from returns import mapping, samples, selectors
+from returns.client import LoopReturnsClient
 from returns.exceptions import LoopSignatureInvalidError, LoopWebhookNotFoundError
 from returns.models import LoopReturn, LoopWebhook, WebhookState
 from returns.parsing import body_digest, parse_datetime, parse_id, parse_text, signature_matches
@@ -257,6 +258,14 @@ def backfill_returns(merchant: Merchant, *, returns: Iterable[Mapping[str, Any]]
             batch = []
     _flush(merchant, batch, summary)
     return summary
+
+
+def backfill_returns_from_loop_api(
+    merchant: Merchant, *, api_key: str, since: datetime, until: datetime
+) -> BackfillSummary:
+    """List the merchant's returns with Loop's Detailed Returns List API and backfill them."""
+    client = LoopReturnsClient(api_key=api_key)
+    return backfill_returns(merchant, returns=client.iter_returns(since=since, until=until))
 
 
 def _backfill_one(merchant: Merchant, ret: Mapping[str, Any]) -> list[NewEvent]:

@@ -1,0 +1,287 @@
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from returns import mapping
+from returns.mapping import Metric
+from tests.returns.conftest import fixture_json
+
+NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("trigger", "state", "expected"),
+    [
+        ("return.created", "open", [Metric("Return Created", "loop:1673:return.created")]),
+        ("return.updated", "open", [Metric("Return Updated", "loop:1673:return.updated:open")]),
+        ("return.updated", "review", [Metric("Return Updated", "loop:1673:return.updated:review")]),
+        ("return.updated", "cancelled", [Metric("Return Cancelled", "loop:1673:return.updated:cancelled")]),
+        ("return.updated", "expired", [Metric("Return Expired", "loop:1673:return.updated:expired")]),
+        ("return.updated", "", [Metric("Return Updated", "loop:1673:return.updated:unknown")]),
+        ("return.closed", "closed", [Metric("Return Closed", "loop:1673:return.closed")]),
+        ("giftcard.requested", "", [Metric("Return Gift Card Requested", "loop:1673:giftcard.requested")]),
+        ("restock.requested", "", []),
+        ("shipment.processed", "", []),
+        ("", "", []),
+    ],
+)
+def test_metrics_for_return_triggers(trigger, state, expected):
+    assert mapping.metrics_for(trigger, return_id="1673", state=state) == expected
+
+
+def test_metrics_for_label_created_and_updated():
+    label = {"tracking_number": "9400", "label_status": "in_transit"}
+    assert mapping.metrics_for("label.created", return_id="7", label=label) == [
+        Metric("Return Label Created", "loop:7:label.created:9400")
+    ]
+    assert mapping.metrics_for("label.updated", return_id="7", label=label) == [
+        Metric("Return Label Updated", "loop:7:label.updated:9400:in_transit")
+    ]
+
+
+def test_metrics_for_label_delivered_adds_return_delivered():
+    label = {"tracking_number": "9400", "label_status": "Delivered"}
+    assert mapping.metrics_for("label.updated", return_id="7", label=label) == [
+        Metric("Return Label Updated", "loop:7:label.updated:9400:delivered"),
+        Metric("Return Delivered", "loop:7:delivered:9400"),
+    ]
+
+
+def test_stable_event_id_fits_the_column_and_stays_stable():
+    long = "x" * 200
+    first = mapping.stable_event_id("1", "label.updated", long)
+    assert len(first) <= 128
+    assert first == mapping.stable_event_id("1", "label.updated", long)
+    assert first != mapping.stable_event_id("1", "label.updated", long + "y")
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ({"topic": "return", "trigger": "return.created"}, "return.created"),
+        ({"topic": "return", "trigger": "created"}, "return.created"),
+        ({"topic": "Label", "trigger": "Label.Updated"}, "label.updated"),
+        ({"topic": "return"}, ""),
+        ({}, ""),
+    ],
+)
+def test_trigger_of_accepts_short_and_full_forms(payload, expected):
+    assert mapping.trigger_of(payload) == expected
+
+
+@pytest.mark.parametrize(
+    ("refund", "exchange", "gift", "expected"),
+    [
+        ("64.50", "54.00", "0", "refund + exchange"),
+        ("10", None, None, "refund"),
+        ("0.00", "40", None, "exchange"),
+        (None, None, "25", "store credit"),
+        ("5", "5", "5", "refund + exchange + store credit"),
+        ("0", "0", "0", "none"),
+    ],
+)
+def test_outcome_of_derives_from_totals(refund, exchange, gift, expected):
+    money = [None if v is None else Decimal(v) for v in (refund, exchange, gift)]
+    assert mapping.outcome_of(refund=money[0], exchange=money[1], gift_card=money[2]) == expected
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("open", ["return.created"]),
+        ("review", ["return.created"]),
+        ("closed", ["return.created", "return.closed"]),
+        ("cancelled", ["return.created", "return.updated"]),
+        ("expired", ["return.created", "return.updated"]),
+    ],
+)
+def test_backfill_triggers_follow_the_state(state, expected):
+    assert mapping.backfill_triggers(state) == expected
+
+
+def test_customer_of_reads_detail_and_address():
+    identifiers, traits = mapping.customer_of(fixture_json("return_created.json"))
+    assert identifiers == {"email": "jane.doe@example.com"}
+    assert traits == {
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "city": "Portland",
+        "region": "OR",
+        "country": "US",
+        "zip": "97205",
+        "phone": "+15035550100",
+    }
+
+
+def test_customer_of_gift_return_ignores_the_recipient_address():
+    ret = fixture_json("return_created.json") | {"is_gift_return": True}
+    _, traits = mapping.customer_of(ret)
+    assert traits == {"first_name": "Jane", "last_name": "Doe"}
+
+
+def test_customer_of_takes_customer_id_and_plain_email_field():
+    identifiers, traits = mapping.customer_of(
+        {"customer": "Ann@Example.com", "customer_detail": {"provider_customer_id": 7712, "first_name": "Ann"}}
+    )
+    assert identifiers == {"email": "ann@example.com", "shopify_customer_id": "7712"}
+    assert traits == {"first_name": "Ann"}
+
+
+def test_return_properties_from_string_money_payload():
+    props = mapping.return_properties(fixture_json("return_created.json"))
+    assert props == {
+        "ReturnID": "1673",
+        "OrderName": "#1042",
+        "ShopifyOrderID": "5840219373812",
+        "ReturnState": "open",
+        "Outcome": "refund + exchange",
+        "RefundTotal": 64.5,
+        "ExchangeTotal": 54,
+        "GiftCardTotal": 0,
+        "Currency": "USD",
+        "ReturnReasons": ["Too small", "Arrived damaged"],
+        "Carrier": "",
+        "TrackingNumber": "",
+        "LabelStatus": "",
+        "LabelURL": "",
+        "StatusPageURL": "https://acme.loopreturns.com/#/return/b3e4764e-7adf-4b8c-802a-553305b6db49",
+        "IsGiftReturn": False,
+        "Items": [
+            {
+                "SKU": "TEE-BLK-M",
+                "ProductName": "Classic Tee",
+                "VariantTitle": "Black / M",
+                "ImageURL": "https://cdn.shopify.com/s/files/1/tee-black.jpg",
+                "Price": 54,
+                "Reason": "Too small",
+                "ParentReason": "Size",
+                "ProductID": "7001",
+                "VariantID": "41000000001",
+            },
+            {
+                "SKU": "CAP-NVY",
+                "ProductName": "Logo Cap",
+                "VariantTitle": "",
+                "ImageURL": "",
+                "Price": 64.5,
+                "Reason": "Arrived damaged",
+                "ParentReason": "Quality",
+                "ProductID": "7002",
+                "VariantID": "41000000002",
+            },
+        ],
+        "ItemNames": ["Classic Tee", "Logo Cap"],
+        "SKUs": ["TEE-BLK-M", "CAP-NVY"],
+        "ItemCount": 2,
+        "ExchangeItems": [
+            {
+                "ProductName": "Classic Tee",
+                "VariantTitle": "Black / L",
+                "SKU": "TEE-BLK-L",
+                "Price": 54,
+                "ProductID": "7001",
+                "VariantID": "41000000003",
+            }
+        ],
+        "$value": 64.5,
+    }
+
+
+def test_return_properties_number_money_matches_string_money():
+    as_strings = mapping.return_properties(fixture_json("return_created.json"))
+    as_numbers = mapping.return_properties(fixture_json("return_updated_cancelled.json"))
+    for key in ("RefundTotal", "ExchangeTotal", "ReturnID", "ShopifyOrderID", "ItemNames", "SKUs", "$value"):
+        assert as_numbers[key] == as_strings[key], key
+    assert as_numbers["GiftCardTotal"] == 0
+    assert [i["Price"] for i in as_numbers["Items"]] == [54, 64.5]
+
+
+def test_return_properties_thousands_separator_and_label_from_return():
+    props = mapping.return_properties(fixture_json("return_closed.json"))
+    assert props["GiftCardTotal"] == 1234
+    assert props["Outcome"] == "store credit"
+    assert props["$value"] == 0
+    assert (props["Carrier"], props["TrackingNumber"], props["LabelStatus"]) == (
+        "UPS",
+        "1Z999AA10123456784",
+        "delivered",
+    )
+    assert props["LabelURL"] == "https://easypost-files.s3.amazonaws.com/files/postage_label/2044.pdf"
+    assert props["Items"][0]["ParentReason"] == ""
+
+
+def test_return_properties_fill_image_and_variant_from_pixel_products():
+    products = {("sku", "CAP-NVY"): {"ImageURL": "https://cdn/cap.jpg", "VariantTitle": "Navy", "ProductName": "Cap"}}
+    items = mapping.return_properties(fixture_json("return_created.json"), products=products)["Items"]
+    assert (items[1]["ImageURL"], items[1]["VariantTitle"], items[1]["ProductName"]) == (
+        "https://cdn/cap.jpg",
+        "Navy",
+        "Logo Cap",  # Loop's own title wins
+    )
+    assert items[0]["ImageURL"] == "https://cdn.shopify.com/s/files/1/tee-black.jpg"  # Loop's image kept
+
+
+def test_product_keys_collects_skus_and_variant_ids():
+    assert mapping.product_keys(fixture_json("return_created.json")) == (
+        {"TEE-BLK-M", "CAP-NVY"},
+        {"41000000001", "41000000002"},
+    )
+
+
+def test_build_events_return_created():
+    ret = fixture_json("return_created.json")
+    [event] = mapping.build_events("return.created", payload=ret, ret=ret, fallback_time=NOW)
+    assert event.event_id == "loop:1673:return.created"
+    assert event.type == "Return Created"
+    assert event.source == "returns"
+    assert event.anonymous_id == ""
+    assert event.timestamp == datetime(2026, 11, 2, 14, 3, 11, tzinfo=UTC)
+    assert event.identifiers == {"email": "jane.doe@example.com"}
+    assert event.traits["first_name"] == "Jane"
+    assert event.properties["$value"] == 64.5
+    assert event.properties["Currency"] == "USD"
+    assert event.raw == {"loop_trigger": "return.created", "loop_return_id": "1673"}
+
+
+def test_build_events_cancelled_uses_edit_time():
+    ret = fixture_json("return_updated_cancelled.json")
+    [event] = mapping.build_events("return.updated", payload=ret, ret=ret, fallback_time=NOW)
+    assert (event.type, event.event_id) == ("Return Cancelled", "loop:1673:return.updated:cancelled")
+    assert event.timestamp == datetime(2026, 11, 3, 9, 30, tzinfo=UTC)
+
+
+def test_build_events_label_joins_the_stored_return():
+    ret = fixture_json("return_created.json")
+    label = fixture_json("label_updated_delivered.json")
+    events = mapping.build_events("label.updated", payload=label, ret=ret, fallback_time=NOW)
+    assert [e.type for e in events] == ["Return Label Updated", "Return Delivered"]
+    assert {e.timestamp for e in events} == {datetime(2026, 11, 6, 18, 20, tzinfo=UTC)}
+    assert events[0].identifiers == {"email": "jane.doe@example.com"}
+    props = events[0].properties
+    assert (props["Carrier"], props["TrackingNumber"], props["LabelStatus"]) == (
+        "USPS",
+        "9400111899223197428490",
+        "delivered",
+    )
+    assert props["ReturnID"] == "1673"
+
+
+def test_build_events_giftcard_without_stored_return_uses_its_own_customer():
+    gift = fixture_json("giftcard_requested.json")
+    [event] = mapping.build_events("giftcard.requested", payload=gift, ret={}, fallback_time=NOW)
+    assert event.event_id == "loop:2044:giftcard.requested"
+    assert event.identifiers == {"email": "sam@example.org"}
+    assert event.traits == {"first_name": "Sam", "last_name": "Lee"}
+    assert event.timestamp == NOW
+    assert (event.properties["$value"], event.properties["GiftCardTotal"], event.properties["Currency"]) == (
+        23.5,
+        23.5,
+        "USD",
+    )
+    assert event.properties["ReturnID"] == "2044"
+
+
+def test_build_events_restock_and_unknown_produce_nothing():
+    assert mapping.build_events("restock.requested", payload={}, ret={}, fallback_time=NOW) == []
+    assert mapping.build_events("shipment.processed", payload={}, ret={}, fallback_time=NOW) == []
