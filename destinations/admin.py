@@ -76,11 +76,22 @@ class DestinationForm(forms.ModelForm):
         data["event_types"] = list(data.get("event_types") or []) + custom
         return data
 
+    @property
+    def new_api_key(self) -> str:
+        """The key typed in this submission ("" when the stored key is kept)."""
+        key = self.cleaned_data.get("api_key", "")
+        return key if key != self._stored_key else ""
+
     def save(self, commit: bool = True):
         self.instance.event_types = self.cleaned_data["event_types"]
-        if self.cleaned_data["api_key"] != self._stored_key:
-            self.instance.api_key_last4 = self.cleaned_data["api_key"][-4:]
         return super().save(commit)
+
+
+def apply_new_api_keys(forms_: list[forms.Form]) -> None:
+    """After saving: a typed key goes through set_api_key (last 4 shown, a paused destination resumes)."""
+    for form in forms_:
+        if getattr(form, "new_api_key", "") and form.instance.pk and not form.cleaned_data.get("DELETE"):
+            services.set_api_key(form.instance, api_key=form.new_api_key)
 
 
 def status_badge(destination: Destination):
@@ -137,6 +148,10 @@ class DestinationAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         return ["merchant", *DestinationInline.fields]
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        apply_new_api_keys([form])
 
     @admin.display(description="API key")
     def key_hint(self, obj: Destination) -> str:

@@ -13,8 +13,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from config.admin import EstimatedCountPaginator, chip
-from destinations.admin import DestinationInline, render_event_deliveries
-from destinations.models import Delivery, DeliveryStatus
+from destinations.admin import DestinationInline, apply_new_api_keys, render_event_deliveries
+from destinations.models import Delivery, DeliveryStatus, Destination
 from events import dashboard, selectors, services, stream
 from events.charts import Segment, bar_chart, stacked_bar
 from events.models import Event, EventType, Identification, Merchant
@@ -123,6 +123,11 @@ class MerchantAdmin(admin.ModelAdmin):
             services.rotate_returns_webhook_secret(merchant)
             self.log_change(request, merchant, "Rotated the returns webhook secret.")
             self._show_secret(request, merchant, "rotated")
+
+    def save_formset(self, request, form, formset, change) -> None:
+        super().save_formset(request, form, formset, change)
+        if formset.model is Destination:
+            apply_new_api_keys(formset.forms)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
