@@ -221,8 +221,7 @@ def decide(
         members.sort(key=lambda pid: profiles[pid].age)
         decision.target = members[0]
         decision.merges = [(pid, _node_for(nodes, pid).keys[0]) for pid in members[1:]]
-        linked = [k for n in nodes if n.profile in members for k in n.keys]
-        decision.linked_by = min(linked, key=lambda k: RANK[k.type]).type
+        decision.linked_by = _linked_by([n for n in nodes if n.profile in members], profiles)
     return decision
 
 
@@ -286,6 +285,13 @@ def _refuse(node: _Node, reason: str, decision: Decision) -> None:
     """Do not merge; the contested device and click identifiers follow the event."""
     decision.refused.append((node.profile, reason))
     decision.moves.extend(k for k in node.keys if tier_of(k.type) is not Tier.STRONG)
+
+
+def _linked_by(members: list[_Node], profiles: Mapping[int, ProfileView]) -> str:
+    """The event's strongest identifier that reached an email/phone holder (else any member)."""
+    holders = [n for n in members if any(profiles[n.profile].identifiers.get(t) for t in CONTACT_TYPES)]
+    keys = [k for n in (holders or members) for k in n.keys]
+    return min(keys, key=lambda k: RANK[k.type]).type
 
 
 def _node_for(nodes: list[_Node], pid: int) -> _Node:

@@ -1,0 +1,63 @@
+"""Resolution cost: a constant number of queries per batch, whatever its size."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from events.models import Event
+from identity.models import Profile
+from identity.services import resolve_events
+from tests.factories import EventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def mixed_batch(merchant, n, *, known):
+    """Returning identified visitors, a merge-triggering email, and brand new visitors."""
+    now = timezone.now()
+    events = []
+    for i in range(n):
+        if i % 3 == 0 and known:
+            anon, ids = known[i % len(known)], {}
+        elif i % 3 == 1:
+            anon, ids = f"new-{uuid.uuid4().hex}", {"email": f"u{i}-{uuid.uuid4().hex[:6]}@x.io", "gclid": f"g{i}"}
+        else:
+            anon, ids = f"new-{uuid.uuid4().hex}", {"client_id": uuid.uuid4().hex}
+        events.append(
+            EventFactory.build(
+                merchant=merchant, anonymous_id=anon, identifiers=ids, timestamp=now - timedelta(seconds=n - i)
+            )
+        )
+    Event.objects.bulk_create(events)
+    return list(Event.objects.filter(merchant=merchant, profile__isnull=True).select_related("merchant"))
+
+
+def seed(merchant, n):
+    events = mixed_batch(merchant, n, known=[])
+    resolve_events(events=events)
+    return [e.anonymous_id for e in events]
+
+
+def count_queries(merchant, n, known):
+    events = mixed_batch(merchant, n, known=known)
+    with CaptureQueriesContext(connection) as ctx:
+        resolve_events(events=events)
+    return len(ctx.captured_queries)
+
+
+def test_resolve_events_query_count_is_constant_per_batch(merchant, django_assert_max_num_queries):
+    known = seed(merchant, 30)
+    small = count_queries(merchant, 10, known)
+    large = count_queries(merchant, 200, known)
+    assert large == small
+    events = mixed_batch(merchant, 300, known=known)
+    with django_assert_max_num_queries(25):
+        resolve_events(events=events)
+    assert all(e.profile_id for e in Event.objects.filter(pk__in=[e.pk for e in events]))
+    assert Profile.objects.count() < Event.objects.count()
