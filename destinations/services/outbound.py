@@ -24,14 +24,16 @@ def person_of(event: Event) -> Person:
     """The profile identity resolution linked (when it has the field), else the event's own data."""
     profile = event.profile if event.profile_id else None
     ids, traits = event.identifiers or {}, event.traits or {}
+    profile_traits = getattr(profile, "traits", None)
+    profile_traits = profile_traits if isinstance(profile_traits, dict) else {}
 
     def pick(field: str, *fallbacks: Any) -> str:
-        value = _text(getattr(profile, field, ""))
+        value = _text(getattr(profile, field, "")) or _text(profile_traits.get(field))
         for fallback in fallbacks:
             value = value or _text(fallback)
         return value
 
-    custom = {k: v for k, v in traits.items() if k not in STANDARD_TRAITS}
+    custom = {k: v for k, v in {**traits, **profile_traits}.items() if k not in STANDARD_TRAITS}
     profile_props = getattr(profile, "properties", None)
     if isinstance(profile_props, dict):
         custom.update(profile_props)
