@@ -15,7 +15,7 @@ from identity.services.resolution import BatchResolver, StaleGraphError, assignm
 
 logger = logging.getLogger(__name__)
 
-RESOLVE_ATTEMPTS = 5
+RESOLVE_ATTEMPTS = 10
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
 
 
