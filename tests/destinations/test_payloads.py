@@ -133,7 +133,7 @@ def test_klaviyo_profile_import_and_list_bodies():
 def test_klaviyo_bulk_job_groups_events_by_person():
     bob = Person(email="bob@example.com", profile_id=2)
     events = [outbound("ViewContent", {"ProductName": "Mug"}), outbound("AddToCart", {"Price": 3}, person=bob)]
-    body = bulk_job_body(events + [outbound()], CONFIG)
+    body = bulk_job_body([*events, outbound()], CONFIG)
     entries = body["data"]["attributes"]["events-bulk-create"]["data"]
     assert body["data"]["type"] == "event-bulk-create-job"
     assert [e["attributes"]["profile"]["data"]["attributes"]["email"] for e in entries] == [
