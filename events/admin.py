@@ -63,7 +63,7 @@ class MerchantAdmin(admin.ModelAdmin):
         ("Identity", {"fields": ["blocked_identifier_values", "reidentify_lookback_hours"]}),
         (None, {"fields": ["created_at"]}),
     ]
-    actions = ["rotate_write_key", "rotate_returns_webhook_secret"]
+    actions = ["rotate_write_key", "rotate_returns_webhook_secret", "send_test_return_events"]
     inlines = [DestinationInline]
     change_form_template = "admin/events/merchant/change_form.html"
 
@@ -128,6 +128,15 @@ class MerchantAdmin(admin.ModelAdmin):
         super().save_formset(request, form, formset, change)
         if formset.model is Destination:
             apply_new_api_keys(formset.forms)
+
+    @admin.action(description="Send test return events (sample of every return metric)", permissions=["change"])
+    def send_test_return_events(self, request, queryset) -> None:
+        from returns.services import send_test_return_events
+
+        for merchant in queryset:
+            count = send_test_return_events(merchant)
+            self.log_change(request, merchant, f"Sent {count} test return events.")
+            self.message_user(request, f"{merchant}: {count} test return events recorded.", messages.SUCCESS)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}

@@ -182,7 +182,7 @@ def test_replay_dead_action_requeues_dead_deliveries(admin_client):
     assert any("3 dead deliveries queued again" in m for m in _messages(response))
     for delivery in dead:
         delivery.refresh_from_db()
-        assert delivery.status != "dead"
+        assert (delivery.status, delivery.attempts) == ("pending", 0)
     assert LogEntry.objects.get(object_id=str(destination.pk)).change_message == "Replayed 3 dead deliveries."
 
 
