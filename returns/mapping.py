@@ -151,8 +151,7 @@ def customer_of(ret: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
             "region": parse_text(address.get("state") or address.get("province")),
             "country": parse_text(address.get("country_code") or address.get("country")),
             "zip": parse_text(address.get("zip")),
-            "phone": parse_text(address.get("phone")),
-        }
+        }  # the address phone is not taken: unverified, it would become a Klaviyo phone_number identifier
     return identifiers, {k: v for k, v in traits.items() if v}
 
 
@@ -221,6 +220,7 @@ def return_properties(
     items = [_item(as_dict(x), products or {}) for x in as_list(ret.get("line_items"))]
     reasons = list(dict.fromkeys(i["Reason"] for i in items if i["Reason"]))
     currency = parse_text(ret.get("currency")).upper()
+    exchanges = [_exchange(as_dict(x)) for x in as_list(ret.get("exchanges"))]
     return {
         "ReturnID": parse_id(ret.get("id")),
         "OrderName": parse_text(ret.get("order_name")),
@@ -239,7 +239,8 @@ def return_properties(
         "ItemNames": [i["ProductName"] for i in items if i["ProductName"]],
         "SKUs": [i["SKU"] for i in items if i["SKU"]],
         "ItemCount": len(items),
-        "ExchangeItems": [_exchange(as_dict(x)) for x in as_list(ret.get("exchanges"))],
+        "ExchangeItems": exchanges,
+        "ExchangeItemNames": [x["ProductName"] for x in exchanges if x["ProductName"]],
         "$value": money_number(refund),
     }
 

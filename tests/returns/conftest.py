@@ -39,3 +39,11 @@ def post_loop(client, merchant, django_capture_on_commit_callbacks):
             return client.post(url, data=raw, content_type="application/json", **headers)
 
     return post
+
+
+@pytest.fixture
+def responses_mock():
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock

@@ -110,7 +110,6 @@ def test_customer_of_reads_detail_and_address():
         "region": "OR",
         "country": "US",
         "zip": "97205",
-        "phone": "+15035550100",
     }
 
 
@@ -184,6 +183,7 @@ def test_return_properties_from_string_money_payload():
                 "VariantID": "41000000003",
             }
         ],
+        "ExchangeItemNames": ["Classic Tee"],
         "$value": 64.5,
     }
 
