@@ -10,6 +10,9 @@ from events.models import Merchant
 DEMO_DOMAIN = "demo-store.myshopify.com"
 
 
+DEMO_DESTINATIONS = [("klaviyo", "Demo Klaviyo (dry run)"), ("loops", "Demo Loops (dry run)")]
+
+
 class Command(BaseCommand):
     help = "Create (once) a demo merchant and an admin login for local use, and print them."
 
@@ -21,6 +24,7 @@ class Command(BaseCommand):
                 shop_domain=DEMO_DOMAIN,
                 allowed_origins=["http://127.0.0.1:8000", "http://localhost:8000"],
             )
+        self._demo_destinations(merchant)
         User = get_user_model()
         password = secrets.token_urlsafe(9)
         user, _ = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
@@ -36,3 +40,12 @@ class Command(BaseCommand):
                 "Demo:     http://127.0.0.1:8000/demo/store/\n"
             )
         )
+
+    def _demo_destinations(self, merchant: Merchant) -> None:
+        """Dry-run Klaviyo and Loops destinations: requests are built and logged, never sent."""
+        from destinations.services import create_destination
+
+        existing = set(merchant.destinations.values_list("kind", flat=True))
+        for kind, name in DEMO_DESTINATIONS:
+            if kind not in existing:
+                create_destination(merchant, kind=kind, api_key=f"demo-{kind}-dry-run-key", name=name, dry_run=True)
