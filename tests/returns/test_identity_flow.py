@@ -1,0 +1,67 @@
+"""A return identifies the shopper: its email becomes a strong identifier through identity resolution."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from events.models import Event, Identification
+from events.services import process_events
+from identity.models import Profile
+from tests.factories import EventFactory
+from tests.returns.conftest import fixture_json
+
+pytestmark = pytest.mark.django_db
+
+
+def test_return_email_identifies_anonymous_visitor_and_reidentifies_events(post_loop, merchant, monkeypatch):
+    """A logged-in visitor's pixel events carry only the Shopify customer id; the return brings the email."""
+    cart = EventFactory(
+        merchant=merchant,
+        type="AddToCart",
+        anonymous_id="anon-7",
+        identifiers={"shopify_customer_id": "7712"},
+        properties={"SKU": "CAP-NVY", "ImageURL": "https://cdn/cap.jpg"},
+        timestamp=timezone.now() - timedelta(hours=2),
+    )
+    process_events([cart.id])
+    cart.refresh_from_db()
+    assert cart.profile is not None and cart.profile.email == ""
+
+    scheduled: list[tuple[list[int], bool]] = []
+    from destinations import services as destination_services
+
+    real = destination_services.schedule_deliveries
+
+    def spy(*, events, reidentified=False):
+        scheduled.append(([e.id for e in events], reidentified))
+        return real(events=events, reidentified=reidentified)
+
+    # process_events imports schedule_deliveries from the package at call time: observe, don't replace.
+    monkeypatch.setattr(destination_services, "schedule_deliveries", spy)
+
+    payload = fixture_json("return_created.json")
+    payload["customer_detail"]["provider_customer_id"] = 7712
+    assert post_loop(json.dumps(payload)).status_code == 200
+
+    returned = Event.objects.get(type="Return Created")
+    assert returned.identification == Identification.NATIVE
+    assert returned.profile.email == "jane.doe@example.com"
+    cart.refresh_from_db()
+    assert cart.profile_id == returned.profile_id
+    assert cart.identification == Identification.RESOLVED
+    assert Profile.objects.get(pk=returned.profile_id).email == "jane.doe@example.com"
+    assert ([cart.id], True) in scheduled  # the earlier anonymous add-to-cart flows again, identified
+
+
+def test_return_email_links_to_existing_identified_profile(post_loop, merchant):
+    earlier = EventFactory(merchant=merchant, type="Purchase", identifiers={"email": "JANE.DOE@example.com"})
+    process_events([earlier.id])
+    post_loop(json.dumps(fixture_json("return_created.json")))
+    returned = Event.objects.get(type="Return Created")
+    earlier.refresh_from_db()
+    assert returned.profile_id == earlier.profile_id
+    assert Profile.objects.filter(merchant=merchant).count() == 1
