@@ -59,7 +59,7 @@ class DestinationForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._stored_key = self.instance.api_key if self.instance.pk else ""
-        selected = list(self.instance.event_types or []) if self.instance.pk else self.initial.get("event_types", [])
+        selected = list(self.instance.event_types or [])  # a new destination shows the model default
         standard = {t.value for t in EventType}
         self.initial["event_types"] = [t for t in selected if t in standard]
         self.initial["custom_event_types"] = ", ".join(t for t in selected if t not in standard)

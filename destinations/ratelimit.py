@@ -47,7 +47,7 @@ def _take_db(key: str, limit: Limit, want: int, now: float) -> tuple[int, float]
             continue
         tokens, last = row
         available = refill(tokens, last, now, limit)
-        granted = max(0, min(want, math.floor(available)))
+        granted = max(0, min(want, math.floor(available + 1e-9)))
         changed = RateLimitBucket.objects.filter(key=name, tokens=tokens, updated_at=last).update(
             tokens=available - granted, updated_at=max(now, last)
         )
