@@ -13,6 +13,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.errors import ApplicationError
 from config.queue import enqueue_on_commit
 from events.models import Merchant
 from events.services import NewEvent, record_events
@@ -64,6 +65,16 @@ def receive_loop_webhook(*, token: str, body: bytes, signature: str | None) -> W
         existing = LoopWebhook.objects.get(merchant=merchant, body_sha256=digest)
         return WebhookReceipt(webhook=existing, duplicate=True)
     return WebhookReceipt(webhook=webhook, duplicate=False)
+
+
+def set_loop_webhook_secret(merchant: Merchant, *, secret: str) -> Merchant:
+    """Store the webhook secret Loop shows in its Developer Tools page (Loop signs with it)."""
+    secret = secret.strip()
+    if not secret:
+        raise ApplicationError("The Loop webhook secret cannot be empty.", code="invalid", fields={"secret": ["empty"]})
+    merchant.returns_webhook_secret = secret
+    merchant.save(update_fields=["returns_webhook_secret"])
+    return merchant
 
 
 def reprocess_loop_webhook(webhook: LoopWebhook) -> None:

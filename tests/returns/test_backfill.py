@@ -161,3 +161,16 @@ def test_windows_split_ranges_at_120_days():
     assert spans[-1][1] == datetime(2026, 12, 31, tzinfo=UTC)
     assert all(b - a <= (spans[0][1] - spans[0][0]) for a, b in spans)
     assert windows(start, start) == []
+
+
+def test_set_loop_webhook_secret_command_then_webhook_verifies(merchant, post_loop):
+    from tests.returns.conftest import fixture_bytes
+
+    out = StringIO()
+    call_command("set_loop_webhook_secret", str(merchant.id), "--secret", " loop-secret-123 ", stdout=out)
+    assert json.loads(out.getvalue())["secret_set"] is True
+    merchant.refresh_from_db()
+    assert merchant.returns_webhook_secret == "loop-secret-123"
+    assert post_loop(fixture_bytes("return_created.json"), secret="loop-secret-123").status_code == 200
+    with pytest.raises(CommandError, match="cannot be empty"):
+        call_command("set_loop_webhook_secret", str(merchant.id), "--secret", "  ")
