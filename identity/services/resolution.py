@@ -181,7 +181,7 @@ class BatchResolver:
         real = self._create_profiles(now)
         self._write_identifiers(real)
         self._write_merges(real)
-        self._write_events(items, real)
+        self._write_events(items)
         reidentified = self._reidentify(real, now)
         survivors = [p for pid, p in self.profiles.items() if pid > 0 and pid not in self.merged_into]
         for profile in survivors:
@@ -233,11 +233,11 @@ class BatchResolver:
         Profile.objects.filter(id__in=losers).delete()
         logger.info("profiles merged", extra={"merchant": self.merchant.pk, "merges": len(merged)})
 
-    def _write_events(self, items: list[_Assignment], real: dict[int, int]) -> None:
+    def _write_events(self, items: list[_Assignment]) -> None:
         for item in items:
             event, pid = item.event, self.final(item.profile)
             profile = self.profiles.get(pid) if pid is not None else None
-            event.profile_id = real[pid] if pid is not None else None
+            event.profile = profile  # the in-memory row (real pk by now): no lazy load downstream
             event.resolved_by = ""
             if profile is None:
                 event.identification = Identification.ANONYMOUS
@@ -276,6 +276,7 @@ class BatchResolver:
             return []
         for event in events:
             profile = gained[event.profile_id]
+            event.profile = profile
             event.identification = Identification.RESOLVED
             event.resolved_by = "email" if profile.email else "phone"
             profile.reidentified_at = now
