@@ -325,7 +325,7 @@ def _delivery_block(d: Delivery):
     attempts = format_html_join(
         "",
         "<tr><td>{}</td><td>{}</td><td>{} {}</td><td class='rc-status-code'>{}</td><td>{} ms</td><td>{}</td>"
-        "<td><code>{}</code></td></tr>",
+        "<td><code style='white-space:pre-wrap;word-break:break-all'>{}</code></td></tr>",
         (
             (
                 a.created_at.strftime("%Y-%m-%d %H:%M:%S"),

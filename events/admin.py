@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
@@ -12,12 +13,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from config.admin import EstimatedCountPaginator, chip
+from config.admin import CHIP_COLOURS, EstimatedCountPaginator, chip
 from destinations.admin import DestinationInline, apply_new_api_keys, render_event_deliveries
 from destinations.models import Delivery, DeliveryStatus, Destination
 from events import dashboard, selectors, services, stream
 from events.charts import Segment, bar_chart, stacked_bar
 from events.models import Event, EventType, Identification, Merchant
+from returns.services import send_test_return_events, set_loop_webhook_secret
 
 # --- Merchants ---------------------------------------------------------------------
 
@@ -41,8 +43,30 @@ def copyable(text: str, *, element_id: str):
     )
 
 
+class MerchantForm(forms.ModelForm):
+    loop_webhook_secret = forms.CharField(
+        label="Set Loop webhook secret",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Write-only. Paste the secret Loop shows for the webhook; leave blank to keep the current one.",
+    )
+
+    class Meta:
+        model = Merchant
+        fields = [
+            "name",
+            "shop_domain",
+            "allowed_origins",
+            "timezone",
+            "is_active",
+            "blocked_identifier_values",
+            "reidentify_lookback_hours",
+        ]
+
+
 @admin.register(Merchant)
 class MerchantAdmin(admin.ModelAdmin):
+    form = MerchantForm
     list_display = ["name", "shop_domain", "is_active", "write_key_hint", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "=shop_domain"]
@@ -59,7 +83,10 @@ class MerchantAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "shop_domain", "allowed_origins", "timezone", "is_active"]}),
         ("Pixel", {"fields": ["write_key", "write_key_rotated_at", "pixel_snippet", "shopify_pixel_code"]}),
-        ("Loop Returns webhook", {"fields": ["returns_webhook_url", "returns_webhook_secret_hint"]}),
+        (
+            "Loop Returns webhook",
+            {"fields": ["returns_webhook_url", "returns_webhook_secret_hint", "loop_webhook_secret"]},
+        ),
         ("Identity", {"fields": ["blocked_identifier_values", "reidentify_lookback_hours"]}),
         (None, {"fields": ["created_at"]}),
     ]
@@ -87,7 +114,10 @@ class MerchantAdmin(admin.ModelAdmin):
 
     @admin.display(description="Webhook secret")
     def returns_webhook_secret_hint(self, obj: Merchant) -> str:
-        return "Hidden. It is shown once, after creation or rotation (action “Rotate returns webhook secret”)."
+        return (
+            "Hidden. A generated secret is shown once, after creation or rotation (action “Rotate returns "
+            "webhook secret”); or paste the secret Loop shows below."
+        )
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser and super().has_delete_permission(request, obj)
@@ -95,8 +125,22 @@ class MerchantAdmin(admin.ModelAdmin):
     def has_rotate_secret_permission(self, request) -> bool:
         return request.user.is_superuser
 
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        secret = form.cleaned_data.get("loop_webhook_secret", "")
+        if secret:
+            set_loop_webhook_secret(obj, secret=secret)
+            obj.secret_from_loop = True
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        message = super().construct_change_message(request, form, formsets, add)
+        if form.cleaned_data.get("loop_webhook_secret"):
+            message.append({"changed": {"fields": ["Loop webhook secret (value not logged)"]}})
+        return message
+
     def response_add(self, request, obj, post_url_continue=None):
-        self._show_secret(request, obj, "created")
+        if not getattr(obj, "secret_from_loop", False):
+            self._show_secret(request, obj, "created")
         return super().response_add(request, obj, post_url_continue)
 
     def _show_secret(self, request, obj: Merchant, verb: str) -> None:
@@ -131,8 +175,6 @@ class MerchantAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send test return events (sample of every return metric)", permissions=["change"])
     def send_test_return_events(self, request, queryset) -> None:
-        from returns.services import send_test_return_events
-
         for merchant in queryset:
             count = send_test_return_events(merchant)
             self.log_change(request, merchant, f"Sent {count} test return events.")
@@ -154,7 +196,10 @@ def dashboard_context(merchant: Merchant) -> dict:
             "stats": s,
             "types_chart": bar_chart(sorted(s.events_by_type.items(), key=lambda kv: -kv[1])),
             "identification_chart": stacked_bar(
-                [Segment(label.label, s.identification.get(label.value, 0)) for label in Identification]
+                [
+                    Segment(label.label, s.identification.get(label.value, 0), CHIP_COLOURS[label.value])
+                    for label in Identification
+                ]
             ),
             "deliveries": [
                 {"destination": dest, "counts": counts, "chart": stacked_bar(_delivery_segments(counts))}

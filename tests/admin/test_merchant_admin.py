@@ -139,3 +139,31 @@ def test_support_can_open_and_create_merchants(support_client):
     response = support_client.post(reverse("admin:events_merchant_add"), merchant_form(shop_domain="b.myshopify.com"))
     assert response.status_code == 302
     assert Merchant.objects.filter(shop_domain="b.myshopify.com").exists()
+
+
+def test_loop_webhook_secret_is_write_only_and_not_logged(admin_client, merchant):
+    url = reverse("admin:events_merchant_change", args=[merchant.pk])
+    data = merchant_form(name=merchant.name, shop_domain=merchant.shop_domain, loop_webhook_secret="loop-secret-xyz")
+    response = admin_client.post(url, data)
+    assert response.status_code == 302
+    merchant.refresh_from_db()
+    assert merchant.returns_webhook_secret == "loop-secret-xyz"
+    entry = LogEntry.objects.get(object_id=str(merchant.pk))
+    assert "Loop webhook secret" in entry.get_change_message()
+    assert "loop-secret-xyz" not in entry.change_message
+    assert b"loop-secret-xyz" not in admin_client.get(url).content
+
+
+def test_blank_loop_webhook_secret_keeps_the_current_one(admin_client, merchant):
+    old = merchant.returns_webhook_secret
+    url = reverse("admin:events_merchant_change", args=[merchant.pk])
+    admin_client.post(url, merchant_form(name="Renamed", shop_domain=merchant.shop_domain))
+    merchant.refresh_from_db()
+    assert (merchant.name, merchant.returns_webhook_secret) == ("Renamed", old)
+
+
+def test_create_with_the_loop_secret_does_not_echo_it(admin_client):
+    response = admin_client.post(reverse("admin:events_merchant_add"), merchant_form(loop_webhook_secret="from-loop-1"))
+    assert response.status_code == 302
+    assert Merchant.objects.get().returns_webhook_secret == "from-loop-1"
+    assert not any("from-loop-1" in m for m in _messages(response))

@@ -8,6 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.contrib.staticfiles.handlers import StaticFilesHandler
+from django.core.servers.basehttp import WSGIServer
+from django.db import connections
+from django.test.testcases import LiveServerThread
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -20,10 +24,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-# Playwright's sync API keeps an event loop in this thread; our ORM calls between
-# browser steps are ordinary synchronous code, so Django's async guard must step aside.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def _apt_install() -> None:
@@ -52,10 +52,21 @@ def chromium_path() -> str:
 def browser(chromium_path):
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls between
+    # browser steps are ordinary synchronous code, so Django's async guard steps aside
+    # for the browser tests only (restored afterwards).
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
@@ -79,9 +90,46 @@ def fake_klaviyo():
 def screenshot(page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def take(name: str) -> Path:
+    def take(name: str, *, page=page) -> Path:
         path = SCREENSHOTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
 
     return take
+
+
+class SerialWSGIServer(WSGIServer):
+    """One request at a time: the in-memory SQLite connection is shared with this thread."""
+
+    def __init__(self, *args, connections_override=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+
+
+class SerialLiveServerThread(LiveServerThread):
+    server_class = SerialWSGIServer
+
+
+@pytest.fixture
+def console_server(transactional_db):
+    """A live server on 127.0.0.1 (ephemeral port) serving requests one at a time.
+
+    pytest-django's live_server is threaded; with SQLite's shared in-memory test database
+    concurrent requests (the pixel's beacons, the live stream's polling) would share one
+    connection across threads. Serving serially keeps every database backend honest.
+    The test thread itself stays off the database while the browser drives the server.
+    """
+    overrides = {conn.alias: conn for conn in connections.all() if conn.vendor == "sqlite" and conn.is_in_memory_db()}
+    for conn in overrides.values():
+        conn.inc_thread_sharing()
+    thread = SerialLiveServerThread("127.0.0.1", StaticFilesHandler, connections_override=overrides, port=0)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait(timeout=30)
+    if thread.error:
+        raise thread.error
+    try:
+        yield f"http://127.0.0.1:{thread.port}"
+    finally:
+        thread.terminate()
+        for conn in overrides.values():
+            conn.dec_thread_sharing()
