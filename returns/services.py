@@ -282,6 +282,7 @@ def backfill_returns_from_loop_api(
 def _backfill_one(merchant: Merchant, ret: Mapping[str, Any]) -> list[NewEvent]:
     with transaction.atomic():
         upsert_loop_return(merchant, payload=ret)
+    release_waiting_webhooks(merchant, return_id=parse_id(ret.get("id")))
     fallback = _changed_at(ret) or timezone.now()
     events: list[NewEvent] = []
     for trigger in mapping.backfill_triggers(mapping.return_state_of(ret)):

@@ -174,3 +174,16 @@ def test_set_loop_webhook_secret_command_then_webhook_verifies(merchant, post_lo
     assert post_loop(fixture_bytes("return_created.json"), secret="loop-secret-123").status_code == 200
     with pytest.raises(CommandError, match="cannot be empty"):
         call_command("set_loop_webhook_secret", str(merchant.id), "--secret", "  ")
+
+
+def test_backfill_releases_labels_waiting_for_their_return(merchant, post_loop, tmp_path):
+    from returns.models import LoopWebhook
+    from tests.returns.conftest import fixture_bytes, fixture_json
+
+    post_loop(fixture_bytes("label_created.json"))
+    assert LoopWebhook.objects.get().state == "waiting"
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(fixture_json("return_created.json")) + "\n")
+    _run(merchant.id, "--file", path)
+    assert LoopWebhook.objects.get().state == "processed"
+    assert sorted(Event.objects.values_list("type", flat=True)) == ["Return Created", "Return Label Created"]
