@@ -53,7 +53,6 @@ class Identifier(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["merchant", "type", "value"], name="identifier_unique_per_merchant"),
         ]
-        indexes = [models.Index(fields=["profile", "type"], name="identifier_profile_type")]
 
     def __str__(self) -> str:
         return f"{self.type}:{self.value}"

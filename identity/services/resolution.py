@@ -20,8 +20,12 @@ from events.models import Event, Identification, Merchant
 from identity import policy
 from identity.models import Identifier, Profile, ProfileMerge
 from identity.policy import Key, Owner, ProfileView
+from identity.services.writes import bulk_set
 
 logger = logging.getLogger(__name__)
+
+# last_seen only drives the click-id window (days), so it is rewritten at most hourly.
+LAST_SEEN_RESOLUTION = timedelta(hours=1)
 
 
 class StaleGraphError(Exception):
@@ -47,6 +51,7 @@ class BatchResolver:
     rows: dict[Key, Identifier] = field(default_factory=dict)
     original: dict[int, tuple[int, datetime]] = field(default_factory=dict)
     had_contact: dict[int, bool] = field(default_factory=dict)
+    snapshot: dict[int, tuple] = field(default_factory=dict)
     merged_into: dict[int, int] = field(default_factory=dict)
     merges: list[tuple[int, int, Key]] = field(default_factory=list)
     next_temp: int = -1
@@ -78,6 +83,7 @@ class BatchResolver:
         self.profiles[profile.id] = profile
         self.views[profile.id] = ProfileView(age=age)
         self.had_contact[profile.id] = bool(profile.email or profile.phone)
+        self.snapshot[profile.id] = _profile_state(profile)
 
     def _add_row(self, row: Identifier) -> None:
         key = Key(row.type, row.value)
@@ -183,12 +189,14 @@ class BatchResolver:
         self._write_merges(real)
         self._write_events(items)
         reidentified = self._reidentify(real, now)
-        survivors = [p for pid, p in self.profiles.items() if pid > 0 and pid not in self.merged_into]
-        for profile in survivors:
+        changed = [
+            profile
+            for pid, profile in self.profiles.items()
+            if pid > 0 and pid not in self.merged_into and self.snapshot[pid] != _profile_state(profile)
+        ]
+        for profile in changed:
             profile.updated_at = now
-        Profile.objects.bulk_update(
-            survivors, ["email", "phone", "traits", "trait_times", "reidentified_at", "updated_at"], batch_size=500
-        )
+        bulk_set(Profile, changed, ["email", "phone", "traits", "trait_times", "reidentified_at", "updated_at"])
         return reidentified
 
     def _create_profiles(self, now: datetime) -> dict[int, int]:
@@ -207,9 +215,9 @@ class BatchResolver:
             row.profile_id, row.last_seen = real[self.final(owner.profile)], owner.last_seen
             if row.pk is None:
                 new_rows.append(row)
-            elif self.original[row.pk] != (row.profile_id, row.last_seen):
+            elif _identifier_changed(self.original[row.pk], row):
                 changed.append(row)
-        Identifier.objects.bulk_update(changed, ["profile", "last_seen"], batch_size=500)
+        bulk_set(Identifier, changed, ["profile", "last_seen"])
         Identifier.objects.bulk_create(new_rows, batch_size=500)
 
     def _write_merges(self, real: dict[int, int]) -> None:
@@ -248,9 +256,7 @@ class BatchResolver:
                 event.resolved_by = item.linked_by or item.keys[0].type
             else:
                 event.identification = Identification.ANONYMOUS
-        Event.objects.bulk_update(
-            [i.event for i in items], ["profile", "identification", "resolved_by"], batch_size=500
-        )
+        bulk_set(Event, [i.event for i in items], ["profile", "identification", "resolved_by"])
 
     def _reidentify(self, real: dict[int, int], now: datetime) -> list[Event]:
         """Anonymous events of profiles that just gained an email or phone, once each."""
@@ -280,8 +286,18 @@ class BatchResolver:
             event.identification = Identification.RESOLVED
             event.resolved_by = "email" if profile.email else "phone"
             profile.reidentified_at = now
-        Event.objects.bulk_update(events, ["identification", "resolved_by"], batch_size=500)
+        bulk_set(Event, events, ["identification", "resolved_by"])
         return events
+
+
+def _profile_state(profile: Profile) -> tuple:
+    return (profile.email, profile.phone, profile.traits, profile.trait_times, profile.reidentified_at)
+
+
+def _identifier_changed(original: tuple[int, datetime], row: Identifier) -> bool:
+    """Re-pointed, or seen again after LAST_SEEN_RESOLUTION (finer last_seen writes buy nothing)."""
+    profile_id, last_seen = original
+    return row.profile_id != profile_id or row.last_seen - last_seen >= LAST_SEEN_RESOLUTION
 
 
 def assignments(events: list[Event], *, merchant: Merchant) -> list[_Assignment]:
