@@ -52,6 +52,8 @@ class Identifier(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["merchant", "type", "value"], name="identifier_unique_per_merchant"),
+            models.CheckConstraint(condition=models.Q(type__in=IdentifierType.values), name="identifier_type_valid"),
+            models.CheckConstraint(condition=~models.Q(value=""), name="identifier_value_not_empty"),
         ]
 
     def __str__(self) -> str:
@@ -70,6 +72,11 @@ class ProfileMerge(models.Model):
 
     class Meta:
         ordering = ["-merged_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(from_profile_id=models.F("into_profile_id")), name="profile_merge_not_self"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.from_profile_id} -> #{self.into_profile_id} via {self.identifier_type}"

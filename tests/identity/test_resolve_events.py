@@ -191,3 +191,17 @@ def test_resolve_events_click_id_links_only_within_window(merchant):
     resolve(inside)
     inside.refresh_from_db()
     assert inside.profile_id == outside.profile_id
+
+
+def test_resolve_events_merge_breaking_a_limit_is_refused_and_logged(merchant, settings, caplog):
+    settings.IDENTITY_IDENTIFIER_LIMITS = {"anonymous_id": 1}
+    resolve(make(merchant, anon="a1", identifiers={"gclid": "G"}, ago_hours=2))
+    resolve(make(merchant, anon="b1", ago_hours=1))
+    event = make(merchant, anon="b1", identifiers={"gclid": "G"})
+    with caplog.at_level("INFO", logger="identity.services.resolution"):
+        resolve(event)
+    event.refresh_from_db()
+    assert Profile.objects.count() == 2 and ProfileMerge.objects.count() == 0
+    assert Identifier.objects.get(type="gclid").profile_id == event.profile_id
+    refused = [r for r in caplog.records if r.getMessage() == "identity merge refused"]
+    assert [(r.reason, r.event) for r in refused] == [("limit", event.pk)]
