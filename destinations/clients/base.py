@@ -125,6 +125,11 @@ class StepOutcome:
     def ok(self) -> bool:
         return self.verdict is Verdict.SUCCESS
 
+    def carrying(self, synced: StepOutcome) -> StepOutcome:
+        """This (failed) outcome, remembering that the profile sync before it succeeded."""
+        self.profile_synced, self.remote_profile_id = synced.profile_synced, synced.remote_profile_id
+        return self
+
 
 def outcome_of(request: HttpRequest, result: HttpResult) -> StepOutcome:
     if result.dry_run:

@@ -211,7 +211,7 @@ class KlaviyoClient(DestinationClient):
         for request in self.event_requests(event):
             outcome = outcome_of(request, send(request))
             if not outcome.ok:
-                return outcome
+                return outcome.carrying(synced)
         return synced
 
     def bulk_requests(self, events: Sequence[OutboundEvent]) -> list[HttpRequest]:

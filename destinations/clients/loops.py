@@ -119,7 +119,7 @@ class LoopsClient(DestinationClient):
                 return synced
         request = self.event_request(event, idempotency_key=idempotency_key)
         outcome = outcome_of(request, send(request))
-        return synced if outcome.ok else outcome
+        return synced if outcome.ok else outcome.carrying(synced)
 
     def sync_profile(self, person: Person, send: Transport) -> StepOutcome:
         if self.config.profile_sync == "update_only":

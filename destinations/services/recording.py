@@ -78,7 +78,7 @@ def _synced_rows(destination: Destination, plans: Sequence[Plan], now) -> list[S
     rows = {}
     for plan in plans:
         synced = plan.sync or plan.outcome
-        if plan.delivery.status == DeliveryStatus.SUCCEEDED and synced and synced.profile_synced:
+        if synced and synced.profile_synced:  # kept even when the event itself must be retried
             person = plan.event.person
             rows[person.profile_id] = SyncedProfile(
                 destination=destination,

@@ -56,6 +56,7 @@ class Stack:
             **env,
         }
         self.manage("migrate", "--noinput", timeout=180)
+        self.manage("createcachetable")
 
     # --- database ------------------------------------------------------------------
     def _create_database(self) -> str:
@@ -101,10 +102,11 @@ class Stack:
 
     # --- long-running processes ------------------------------------------------------
     def _spawn(self, args: list[str], log: str) -> subprocess.Popen:
-        handle = open(self.tmp_path / log, "w")  # noqa: SIM115 - closed with the process
+        handle = open(self.tmp_path / log, "w")
         process = subprocess.Popen(
             args, cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
         )
+        handle.close()  # the child keeps its own descriptor
         process.log_path = self.tmp_path / log  # type: ignore[attr-defined]
         self.processes.append(process)
         return process
@@ -112,6 +114,19 @@ class Stack:
     def start_worker(self) -> subprocess.Popen:
         """A real django-q2 cluster (``manage.py qcluster``) on the ORM broker."""
         return self._spawn([PYTHON, "manage.py", "qcluster"], "qcluster.log")
+
+    def start_sweeper(self, *, interval: float = 0.5, lifetime: float = 90) -> subprocess.Popen:
+        """Stand-in for django-q2's scheduler (which fires at most every 30 s): queue the delivery
+        sweep every ``interval`` seconds, so retries are driven at test speed. Bounded by ``lifetime``."""
+        code = (
+            "import time\n"
+            "from django_q.tasks import async_task\n"
+            f"end = time.monotonic() + {lifetime}\n"
+            "while time.monotonic() < end:\n"
+            "    async_task('destinations.tasks.sweep_deliveries')\n"
+            f"    time.sleep({interval})\n"
+        )
+        return self._spawn([PYTHON, "manage.py", "shell", "-c", code], "sweeper.log")
 
     def start_server(self, *, timeout: float = 30) -> str:
         """gunicorn bound to 127.0.0.1:0; returns its base URL once it listens."""
@@ -138,6 +153,10 @@ class Stack:
             return found.group(1) if found else None
 
         return f"http://127.0.0.1:{wait_until(port, timeout=timeout, message='gunicorn to listen')}"
+
+    def logs(self, *, tail: int = 3000) -> str:
+        """The end of every subprocess log (for failure messages)."""
+        return "\n".join(f"--- {p.log_path.name}\n{p.log_path.read_text()[-tail:]}" for p in self.processes)
 
     def close(self) -> None:
         for process in self.processes:
