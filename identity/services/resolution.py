@@ -115,7 +115,8 @@ class BatchResolver:
         for key in item.keys:
             if key in self.owners and self.owners[key].profile == target:
                 self._touch(key, event.timestamp)
-        self._apply_traits(target, event, [k for k in item.keys if k not in decision.dropped])
+        owned = [k for k in item.keys if k in self.owners and self.owners[k].profile == target]
+        self._apply_traits(target, event, owned)
         item.profile, item.linked_by = target, decision.linked_by
 
     def _new_profile(self) -> int:

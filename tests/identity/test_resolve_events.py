@@ -205,3 +205,14 @@ def test_resolve_events_merge_breaking_a_limit_is_refused_and_logged(merchant, s
     assert Identifier.objects.get(type="gclid").profile_id == event.profile_id
     refused = [r for r in caplog.records if r.getMessage() == "identity merge refused"]
     assert [(r.reason, r.event) for r in refused] == [("limit", event.pk)]
+
+
+def test_resolve_events_contested_strong_identifier_does_not_become_primary_contact(merchant):
+    resolve(make(merchant, anon="a1", identifiers={"email": "ann@x.io", "phone": "+14155550001"}, ago_hours=2))
+    resolve(make(merchant, anon="b1", identifiers={"email": "bob@x.io", "phone": "+14155550002"}, ago_hours=1))
+    event = make(merchant, anon="a1", identifiers={"email": "ann@x.io", "phone": "+14155550002"})
+    resolve(event)
+    event.refresh_from_db()
+    assert (event.profile.email, event.profile.phone) == ("ann@x.io", "+14155550001")
+    assert Profile.objects.get(email="bob@x.io").phone == "+14155550002"
+    assert ProfileMerge.objects.count() == 0
