@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.queue import enqueue_on_commit
+from events.bulk import insert_events
 from events.exceptions import EventInvalidError
 from events.ingest import parse_event, split_payload
 from events.models import Event, Merchant, new_webhook_secret, new_write_key
@@ -118,48 +119,21 @@ def ingest_events(merchant: Merchant, *, payload: Any) -> IngestResult:
 
 
 def record_events(merchant: Merchant, *, events: Sequence[NewEvent]) -> RecordResult:
-    """Store events (one bulk insert, duplicates by event_id skipped) and queue processing.
+    """Store events (duplicates by event_id skipped) and queue their processing on commit.
 
-    A constant number of queries whatever the batch size: one read of the ids already
-    present, one bulk insert, one read back of the new primary keys.
+    One INSERT ... ON CONFLICT DO NOTHING RETURNING id per batch whatever its size
+    (events.bulk), so a repeat counts as a duplicate even when two requests race.
     """
     unique: dict[str, NewEvent] = {}
     for event in events:
         unique.setdefault(event.event_id, event)
-    in_batch_dupes = len(events) - len(unique)
     if not unique:
-        return RecordResult(accepted=0, duplicates=in_batch_dupes, event_ids=[])
+        return RecordResult(accepted=0, duplicates=0, event_ids=[])
     with transaction.atomic():
-        existing = set(
-            Event.objects.filter(merchant=merchant, event_id__in=list(unique)).values_list("event_id", flat=True)
-        )
-        rows = [_event_row(merchant, e) for key, e in unique.items() if key not in existing]
-        Event.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-        new_keys = [r.event_id for r in rows]
-        ids = list(
-            Event.objects.filter(merchant=merchant, event_id__in=new_keys, processed_at__isnull=True).values_list(
-                "id", flat=True
-            )
-        )
+        ids = insert_events(merchant, list(unique.values()))
         if ids:
             enqueue_on_commit("events.tasks.process_events", ids)
     return RecordResult(accepted=len(ids), duplicates=len(events) - len(ids), event_ids=ids)
-
-
-def _event_row(merchant: Merchant, e: NewEvent) -> Event:
-    return Event(
-        merchant=merchant,
-        event_id=e.event_id,
-        type=e.type,
-        source=e.source,
-        anonymous_id=e.anonymous_id,
-        timestamp=e.timestamp,
-        context=e.context,
-        identifiers=e.identifiers,
-        traits=e.traits,
-        properties=e.properties,
-        raw=e.raw,
-    )
 
 
 def process_events(event_ids: Sequence[int]) -> None:
