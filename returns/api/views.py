@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from events.api.serializers import ErrorSerializer
 from returns import services
+from returns.api.serializers import LoopWebhookReceiptSerializer
 
 SIGNATURE_HEADER = "X-Loop-Signature"
 
@@ -18,9 +20,18 @@ class LoopWebhookView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
 
-    @extend_schema(request=None, responses={200: dict}, summary="Receive a Loop Returns webhook")
+    @extend_schema(
+        request=None,
+        summary="Receive a Loop Returns webhook",
+        responses={
+            200: LoopWebhookReceiptSerializer,
+            401: OpenApiResponse(ErrorSerializer, description="X-Loop-Signature missing or wrong; nothing stored."),
+            404: OpenApiResponse(ErrorSerializer, description="Unknown webhook token."),
+        },
+    )
     def post(self, request: Request, token: str) -> Response:
         receipt = services.receive_loop_webhook(
             token=token, body=request.body, signature=request.headers.get(SIGNATURE_HEADER)
         )
-        return Response({"received": True, "duplicate": receipt.duplicate, "id": receipt.webhook.id})
+        body = {"received": True, "duplicate": receipt.duplicate, "id": receipt.webhook.id}
+        return Response(LoopWebhookReceiptSerializer(body).data)

@@ -2,6 +2,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from returns.parsing import (
     body_digest,
@@ -100,3 +102,18 @@ def test_signature_matches_only_the_exact_raw_bytes():
 
 def test_body_digest_is_sha256_hex():
     assert body_digest(b"") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-(10**9), max_value=10**9))
+def test_parse_money_round_trips_decimal_strings_and_floats(amount):
+    assert parse_money(str(amount)) == amount
+    assert parse_money(f"{amount:,}") == amount
+    assert money_number(parse_money(float(amount))) == money_number(amount)
+
+
+@given(st.one_of(st.text(), st.integers(), st.floats(), st.none(), st.booleans(), st.lists(st.integers())))
+def test_lenient_parsers_never_raise(value):
+    parse_money(value)
+    parse_id(value)
+    parse_datetime(value)
+    parse_email(value)

@@ -253,3 +253,29 @@ def test_process_loop_webhook_queries_do_not_grow_with_items(merchant, django_as
         services.process_loop_webhook(webhook)
     assert webhook.state == "processed"
     assert Event.objects.get().properties["ItemCount"] == 40
+
+
+def test_reprocess_loop_webhook_after_a_failure(post_loop, merchant, monkeypatch, django_capture_on_commit_callbacks):
+    from returns import mapping, services
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("temporary failure")
+
+    monkeypatch.setattr(mapping, "build_events", boom)
+    post_loop(fixture_bytes("return_created.json"))
+    webhook = LoopWebhook.objects.get()
+    assert (webhook.state, webhook.error) == ("failed", "RuntimeError: temporary failure")
+    assert Event.objects.count() == 0
+    assert not LoopReturn.objects.exists()  # the failed step was rolled back as a whole
+
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reprocess_loop_webhook(webhook)
+    webhook.refresh_from_db()
+    assert (webhook.state, webhook.error) == ("processed", "")
+    assert [e.type for e in _events(merchant)] == ["Return Created"]
+
+
+def test_loop_webhook_json_array_body_is_failed(post_loop):
+    assert post_loop(b"[1, 2]").status_code == 200
+    assert LoopWebhook.objects.get().state == "failed"
