@@ -88,7 +88,7 @@ def test_merchant_change_page_with_dashboard_is_bounded_in_queries(admin_client,
     merchant = MerchantFactory()
     for _ in range(20):
         DeliveryFactory(destination__merchant=merchant, status="succeeded")
-    with django_assert_max_num_queries(25):
+    with django_assert_max_num_queries(15):
         response = admin_client.get(reverse("admin:events_merchant_change", args=[merchant.pk]))
     assert response.status_code == 200
     assert b'id="rc-dashboard"' in response.content
