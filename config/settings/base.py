@@ -197,6 +197,8 @@ KLAVIYO_API_URL = env.str("KLAVIYO_API_URL", default="https://a.klaviyo.com").rs
 KLAVIYO_API_REVISION = env.str("KLAVIYO_API_REVISION", default="2026-07-15")
 LOOPS_API_URL = env.str("LOOPS_API_URL", default="https://app.loops.so").rstrip("/")
 LOOP_RETURNS_API_URL = env.str("LOOP_RETURNS_API_URL", default="https://api.loopreturns.com").rstrip("/")
+# Days a processed Loop webhook body (it holds PII) is kept before the daily prune.
+LOOP_WEBHOOK_RETENTION_DAYS = env.int("LOOP_WEBHOOK_RETENTION_DAYS", default=30)
 
 # --- Delivery engine (destinations app) ---------------------------------------------
 # Retries: base * factor^(n-1) seconds, capped, +/- jitter; the defaults span ~24 h over 10 attempts.
