@@ -13,11 +13,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from config.admin import CHIP_COLOURS, EstimatedCountPaginator, chip
+from config.admin import EstimatedCountPaginator, chip
 from destinations.admin import DestinationInline, apply_new_api_keys, render_event_deliveries
 from destinations.models import Delivery, DeliveryStatus, Destination
 from events import dashboard, selectors, services, stream
-from events.charts import Segment, bar_chart, stacked_bar
+from events.charts import dashboard_charts
 from events.models import Event, EventType, Identification, Merchant
 from returns.services import send_test_return_events, set_loop_webhook_secret
 
@@ -184,34 +184,8 @@ class MerchantAdmin(admin.ModelAdmin):
         extra_context = extra_context or {}
         merchant = self.get_object(request, object_id)
         if merchant is not None:
-            extra_context["dashboard"] = dashboard_context(merchant)
+            extra_context["dashboard"] = dashboard_charts(dashboard.get_merchant_dashboard(merchant))
         return super().change_view(request, object_id, form_url, extra_context)
-
-
-def dashboard_context(merchant: Merchant) -> dict:
-    stats = dashboard.get_merchant_dashboard(merchant)
-    out = {}
-    for name, s in stats.items():
-        out[name] = {
-            "stats": s,
-            "types_chart": bar_chart(sorted(s.events_by_type.items(), key=lambda kv: -kv[1])),
-            "identification_chart": stacked_bar(
-                [
-                    Segment(label.label, s.identification.get(label.value, 0), CHIP_COLOURS[label.value])
-                    for label in Identification
-                ]
-            ),
-            "deliveries": [
-                {"destination": dest, "counts": counts, "chart": stacked_bar(_delivery_segments(counts))}
-                for dest, counts in sorted(s.deliveries.items())
-            ],
-        }
-    return out
-
-
-def _delivery_segments(counts: dict[str, int]) -> list[Segment]:
-    colours = dashboard.DELIVERY_BUCKET_COLOURS
-    return [Segment(bucket, counts.get(bucket, 0), colours[bucket]) for bucket in colours]
 
 
 # --- Events ------------------------------------------------------------------------

@@ -119,3 +119,36 @@ def _fmt(value: float) -> str:
     if float(value).is_integer():
         return f"{int(value):,}"
     return f"{value:,.2f}"
+
+
+# --- The merchant dashboard ---------------------------------------------------------
+
+
+def dashboard_charts(stats: dict) -> dict:
+    """Charts for each window of events.dashboard.get_merchant_dashboard (no queries)."""
+    from config.admin import CHIP_COLOURS
+    from events.dashboard import DELIVERY_BUCKET_COLOURS
+    from events.models import Identification
+
+    out = {}
+    for name, s in stats.items():
+        identification = [
+            Segment(label.label, s.identification.get(label.value, 0), CHIP_COLOURS[label.value])
+            for label in Identification
+        ]
+        out[name] = {
+            "stats": s,
+            "types_chart": bar_chart(sorted(s.events_by_type.items(), key=lambda kv: -kv[1])),
+            "identification_chart": stacked_bar(identification),
+            "deliveries": [
+                {
+                    "destination": destination,
+                    "counts": counts,
+                    "chart": stacked_bar(
+                        [Segment(b, counts.get(b, 0), colour) for b, colour in DELIVERY_BUCKET_COLOURS.items()]
+                    ),
+                }
+                for destination, counts in sorted(s.deliveries.items())
+            ],
+        }
+    return out

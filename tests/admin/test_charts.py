@@ -50,3 +50,24 @@ def test_stacked_bar_of_nothing_is_the_empty_chart():
 
 def test_fractional_values_are_formatted_with_two_decimals():
     assert ">2.50<" in str(bar_chart([("x", 2.5)]))
+
+
+def test_dashboard_charts_render_every_window_with_chip_colours():
+    from events.charts import dashboard_charts
+    from events.dashboard import WindowStats
+
+    stats = {
+        "24h": WindowStats(
+            events_by_type={"ViewContent": 3},
+            identification={"native": 1, "resolved": 2},
+            deliveries={"K (klaviyo)": {"succeeded": 2, "dead": 1}},
+        ),
+        "7d": WindowStats(),
+    }
+    charts = dashboard_charts(stats)
+    assert set(charts) == {"24h", "7d"}
+    day = charts["24h"]
+    assert 'fill="#0969da"' in str(day["identification_chart"])  # resolved = blue, as in the chips
+    assert [d["destination"] for d in day["deliveries"]] == ["K (klaviyo)"]
+    assert "succeeded: 2 (67%)" in str(day["deliveries"][0]["chart"])
+    assert "No data yet" in str(charts["7d"]["types_chart"])
