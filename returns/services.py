@@ -7,9 +7,10 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 PROCESS_TASK = "returns.tasks.process_loop_webhook"
 BACKFILL_BATCH = 200
+STALE_AFTER = timedelta(minutes=5)  # a received webhook not processed by then lost its task
+SWEEP_LIMIT = 500
 
 
 @dataclass(slots=True)
@@ -81,6 +84,28 @@ def reprocess_loop_webhook(webhook: LoopWebhook) -> None:
     """Queue a stored webhook again (e.g. a failed one, from the admin)."""
     LoopWebhook.objects.filter(id=webhook.id).update(state=WebhookState.RECEIVED, error="")
     enqueue_on_commit(PROCESS_TASK, webhook.id)
+
+
+def sweep_loop_webhooks() -> int:
+    """Re-queue webhooks still ``received`` after STALE_AFTER (their task was lost); scheduled every few minutes."""
+    cutoff = timezone.now() - STALE_AFTER
+    ids = list(
+        LoopWebhook.objects.filter(state=WebhookState.RECEIVED, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("id", flat=True)[:SWEEP_LIMIT]
+    )
+    for webhook_id in ids:
+        enqueue_on_commit(PROCESS_TASK, webhook_id)
+    return len(ids)
+
+
+def prune_loop_webhooks(*, days: int | None = None) -> int:
+    """Delete stored bodies (they hold PII) of processed / ignored webhooks older than the retention."""
+    days = settings.LOOP_WEBHOOK_RETENTION_DAYS if days is None else days
+    cutoff = timezone.now() - timedelta(days=days)
+    done = [WebhookState.PROCESSED, WebhookState.IGNORED]
+    deleted, _ = LoopWebhook.objects.filter(state__in=done, received_at__lt=cutoff).delete()
+    return deleted
 
 
 def _load_payload(body: bytes | str) -> dict[str, Any] | None:

@@ -11,3 +11,11 @@ def process_loop_webhook(webhook_id: int) -> None:
     if webhook is None or webhook.state != WebhookState.RECEIVED:
         return
     services.process_loop_webhook(webhook)
+
+
+def sweep_loop_webhooks() -> None:
+    services.sweep_loop_webhooks()
+
+
+def prune_loop_webhooks() -> None:
+    services.prune_loop_webhooks()
