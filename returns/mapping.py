@@ -43,11 +43,12 @@ METRICS: dict[str, str] = {
 # (trigger, return state) -> a more specific metric name replacing the trigger's.
 STATE_METRICS: dict[tuple[str, str], str] = {
     ("return.updated", "cancelled"): "Return Cancelled",
+    ("return.updated", "canceled"): "Return Cancelled",
     ("return.updated", "expired"): "Return Expired",
 }
 DELIVERED_METRIC = "Return Delivered"  # emitted beside "Return Label Updated"
 DELIVERED_LABEL_STATUS = "delivered"
-ALL_METRICS: tuple[str, ...] = (*METRICS.values(), *STATE_METRICS.values(), DELIVERED_METRIC)
+ALL_METRICS: tuple[str, ...] = tuple(dict.fromkeys((*METRICS.values(), *STATE_METRICS.values(), DELIVERED_METRIC)))
 
 MAX_EVENT_ID = 128
 

@@ -18,6 +18,7 @@ NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
         ("return.updated", "review", [Metric("Return Updated", "loop:1673:return.updated:review")]),
         ("return.updated", "cancelled", [Metric("Return Cancelled", "loop:1673:return.updated:cancelled")]),
         ("return.updated", "expired", [Metric("Return Expired", "loop:1673:return.updated:expired")]),
+        ("return.updated", "canceled", [Metric("Return Cancelled", "loop:1673:return.updated:canceled")]),
         ("return.updated", "", [Metric("Return Updated", "loop:1673:return.updated:unknown")]),
         ("return.closed", "closed", [Metric("Return Closed", "loop:1673:return.closed")]),
         ("giftcard.requested", "", [Metric("Return Gift Card Requested", "loop:1673:giftcard.requested")]),
