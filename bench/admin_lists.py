@@ -119,6 +119,7 @@ def pages(n: int) -> dict[str, str]:
         "events: type=Purchase": f"{events}?type=Purchase",
         "events: delivery status=dead": f"{events}?delivery_status=dead",
         "events: search event_id": f"{events}?q=ev-{n // 3}",
+        "events: search shopper email": f"{events}?q=p123@bench.io",
         "events: page 100": f"{events}?p=100",
         "event detail": reverse("admin:events_event_change", args=[n // 2 + 1]),
         "live.json": live,

@@ -19,7 +19,12 @@ from destinations.models import Delivery, DeliveryStatus, Destination
 from events import dashboard, selectors, services, stream
 from events.charts import dashboard_charts
 from events.models import Event, EventType, Identification, Merchant
+from identity.models import Profile
 from returns.services import send_test_return_events, set_loop_webhook_secret
+
+admin.site.site_header = "Recapture console"
+admin.site.site_title = "Recapture"
+admin.site.index_title = "Merchants, events, identities and deliveries"
 
 # --- Merchants ---------------------------------------------------------------------
 
@@ -290,6 +295,14 @@ class EventAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("merchant", "profile")
+
+    def get_search_results(self, request, queryset, search_term):
+        """An email finds the shopper's events through the indexed Profile.email (no table scan)."""
+        term = search_term.strip()
+        if "@" in term:
+            profiles = Profile.objects.filter(email__in={term, term.lower()}).values("id")
+            return queryset.filter(profile_id__in=profiles), False
+        return super().get_search_results(request, queryset, search_term)
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)

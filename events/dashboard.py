@@ -92,28 +92,37 @@ def came_from_message_q() -> Q:
 
 
 def get_merchant_dashboard(merchant: Merchant, *, now: datetime | None = None) -> dict[str, WindowStats]:
-    """Both windows at once; each aggregate is one query covering 7 days split by a 24 h filter."""
+    """Both windows at once: five small-or-indexed queries, each covering 7 days and split by the 24 h boundary."""
     now = now or timezone.now()
     since = {name: now - delta for name, delta in WINDOWS.items()}
     stats = {name: WindowStats() for name in WINDOWS}
-    events = Event.objects.filter(merchant=merchant, received_at__gte=since["7d"])
-    _count_into(stats, events.values("type"), "type", since, "events_by_type")
-    _count_into(stats, events.values("identification"), "identification", since, "identification")
-    _deliveries_into(stats, merchant, since)
+    _events_into(stats, merchant, since)
+    labels = _destination_labels(merchant)
+    _deliveries_into(stats, labels, since)
+    latencies = list_latency_samples(merchant, since=since["7d"], destination_ids=list(labels))
+    orders = list_recovered_orders(merchant, since=since["7d"])
     for name in WINDOWS:
-        stats[name].p95_latency_seconds = get_p95_latency_seconds(merchant, since=since[name])
-        orders = list_recovered_orders(merchant, since=since[name])
-        stats[name].recovered_orders = len(orders)
-        stats[name].recovered_revenue = sum_by_currency(orders)
+        stats[name].p95_latency_seconds = percentile([s for at, s in latencies if at >= since[name]], 95)
+        window_orders = [o.properties for o in orders if o.timestamp >= since[name]]
+        stats[name].recovered_orders = len(window_orders)
+        stats[name].recovered_revenue = sum_by_currency(window_orders)
     return stats
 
 
-def _count_into(stats, values_qs, key: str, since: dict[str, datetime], attr: str) -> None:
-    rows = values_qs.annotate(d7=Count("id"), d1=Count("id", filter=Q(received_at__gte=since["24h"]))).order_by()
+def _events_into(stats: dict[str, WindowStats], merchant: Merchant, since: dict[str, datetime]) -> None:
+    """Events by type and by identification, both windows, in one scan of the merchant's week."""
+    rows = (
+        Event.objects.filter(merchant=merchant, received_at__gte=since["7d"])
+        .values("type", "identification")
+        .annotate(d7=Count("id"), d1=Count("id", filter=Q(received_at__gte=since["24h"])))
+        .order_by()
+    )
     for row in rows:
-        getattr(stats["7d"], attr)[row[key]] = row["d7"]
-        if row["d1"]:
-            getattr(stats["24h"], attr)[row[key]] = row["d1"]
+        for window, n in (("7d", row["d7"]), ("24h", row["d1"])):
+            if n:
+                by_type, by_identification = stats[window].events_by_type, stats[window].identification
+                by_type[row["type"]] = by_type.get(row["type"], 0) + n
+                by_identification[row["identification"]] = by_identification.get(row["identification"], 0) + n
 
 
 # --- Deliveries (destinations.Delivery, looked up lazily to keep events importable alone) ---
@@ -134,12 +143,19 @@ def delivery_bucket(status: str, attempts: int) -> str:
     return status
 
 
-def _deliveries_into(stats: dict[str, WindowStats], merchant: Merchant, since: dict[str, datetime]) -> None:
+def _destination_labels(merchant: Merchant) -> dict[int, str]:
+    """The merchant's destinations; filtering deliveries by these ids (not a join) keeps plans exact."""
+    from destinations.models import Destination
+
+    return {d.pk: f"{d.name} ({d.kind})" for d in Destination.objects.filter(merchant=merchant).only("name", "kind")}
+
+
+def _deliveries_into(stats: dict[str, WindowStats], labels: dict[int, str], since: dict[str, datetime]) -> None:
     from destinations.models import Delivery
 
     rows = (
-        Delivery.objects.filter(destination__merchant=merchant, created_at__gte=since["7d"])
-        .values("destination__name", "destination__kind", "status")
+        Delivery.objects.filter(destination_id__in=list(labels), created_at__gte=since["7d"])
+        .values("destination_id", "status")
         .annotate(
             d7=Count("id"),
             d7_retry=Count("id", filter=Q(attempts__gt=0)),
@@ -149,7 +165,7 @@ def _deliveries_into(stats: dict[str, WindowStats], merchant: Merchant, since: d
         .order_by()
     )
     for row in rows:
-        label = f"{row['destination__name']} ({row['destination__kind']})"
+        label = labels[row["destination_id"]]
         for window, total, retried in (("7d", row["d7"], row["d7_retry"]), ("24h", row["d1"], row["d1_retry"])):
             counts = stats[window].deliveries.setdefault(label, {})
             for bucket, n in (
@@ -160,22 +176,46 @@ def _deliveries_into(stats: dict[str, WindowStats], merchant: Merchant, since: d
                     counts[bucket] = counts.get(bucket, 0) + n
 
 
-def get_p95_latency_seconds(merchant: Merchant, *, since: datetime) -> float | None:
-    """p95 of event received_at -> delivery succeeded, over the newest LATENCY_SAMPLE deliveries."""
+def list_latency_samples(
+    merchant: Merchant, *, since: datetime, destination_ids: list[int] | None = None
+) -> list[tuple[datetime, float]]:
+    """(delivered_at, seconds from event received to delivered) of the newest LATENCY_SAMPLE real sends.
+
+    Newest by primary key, so PostgreSQL walks the pk index backwards and stops early
+    instead of sorting a week of deliveries.
+    """
     from destinations.models import Delivery
 
+    if destination_ids is None:
+        destination_ids = list(_destination_labels(merchant))
     pairs = (
         Delivery.objects.filter(
-            destination__merchant=merchant, status="succeeded", dry_run=False, delivered_at__gte=since
+            destination_id__in=destination_ids, status="succeeded", dry_run=False, delivered_at__gte=since
         )
-        .order_by("-delivered_at")
+        .order_by("-id")
         .values_list("event__received_at", "delivered_at")[:LATENCY_SAMPLE]
     )
-    return percentile([max((done - received).total_seconds(), 0.0) for received, done in pairs], 95)
+    return [(done, max((done - received).total_seconds(), 0.0)) for received, done in pairs]
 
 
-def list_recovered_orders(merchant: Merchant, *, since: datetime) -> list[dict]:
-    """Properties of Purchase events that came from a message after Recapture forwarded an abandonment."""
+def get_p95_latency_seconds(merchant: Merchant, *, since: datetime) -> float | None:
+    """p95 of event received_at -> delivery succeeded (the time to the first successful send)."""
+    return percentile([seconds for _, seconds in list_latency_samples(merchant, since=since)], 95)
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveredOrder:
+    timestamp: datetime
+    properties: dict
+
+
+def list_recovered_orders(merchant: Merchant, *, since: datetime) -> list[RecoveredOrder]:
+    """Purchase events that came from a message after Recapture forwarded an abandonment event.
+
+    "Came from a message": utm source klaviyo / loops or a Klaviyo _kx on the order's visit.
+    "After Recapture forwarded": a real (not dry-run) successful delivery of a Viewed Product /
+    Added to Cart / Started Checkout event of the same profile, delivered before the order.
+    """
     from destinations.models import Delivery
 
     forwarded = Delivery.objects.filter(
@@ -188,4 +228,4 @@ def list_recovered_orders(merchant: Merchant, *, since: datetime) -> list[dict]:
     purchases = Event.objects.filter(
         merchant=merchant, type=EventType.PURCHASE, timestamp__gte=since, profile__isnull=False
     ).filter(came_from_message_q(), Exists(forwarded))
-    return list(purchases.values_list("properties", flat=True))
+    return [RecoveredOrder(ts, props) for ts, props in purchases.values_list("timestamp", "properties")]

@@ -161,3 +161,16 @@ def test_live_stream_allowed_for_support(support_client, merchant):
     _events_with_deliveries(merchant, 2)
     assert support_client.get(LIVE).status_code == 200
     assert len(support_client.get(LIVE_JSON).json()["events"]) == 2
+
+
+def test_event_search_by_email_is_case_insensitive_for_the_typed_term(admin_client, merchant):
+    _events_with_deliveries(merchant, 4)
+    response = admin_client.get(CHANGELIST, {"q": "  Ann@Example.com "})
+    assert len(response.context["cl"].result_list) == 2
+
+
+def test_event_search_by_event_id_and_anonymous_id(admin_client, merchant):
+    event = EventFactory(merchant=merchant, event_id="evt-42", anonymous_id="anon-42")
+    EventFactory(merchant=merchant)
+    for term in ("evt-42", "anon-42"):
+        assert list(admin_client.get(CHANGELIST, {"q": term}).context["cl"].result_list) == [event]
