@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -103,11 +103,23 @@ def _health(destination: Destination, plans: Sequence[Plan], counts: Counter, no
         Destination.objects.filter(pk=destination.pk).update(**changes)
 
 
+def _save_deliveries(deliveries: Sequence[Delivery]) -> None:
+    """One UPDATE per distinct outcome (a batch mostly shares one), not a CASE per row."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for delivery in deliveries:
+        groups[tuple(getattr(delivery, f) for f in DELIVERY_FIELDS)].append(delivery.pk)
+    for values, ids in groups.items():
+        for start in range(0, len(ids), 500):
+            Delivery.objects.filter(id__in=ids[start : start + 500]).update(
+                **dict(zip(DELIVERY_FIELDS, values, strict=True))
+            )
+
+
 def record_outcomes(destination: Destination, plans: Sequence[Plan], *, policy: RetryPolicy) -> Counter:
     now = timezone.now()
     counts: Counter = Counter(apply_outcome(p.delivery, p, policy=policy, now=now) for p in plans)
     with transaction.atomic():
-        Delivery.objects.bulk_update([p.delivery for p in plans], DELIVERY_FIELDS, batch_size=500)
+        _save_deliveries([p.delivery for p in plans])
         DeliveryAttempt.objects.bulk_create([row for p in plans for row in _attempt_rows(p)], batch_size=500)
         synced = _synced_rows(destination, plans, now)
         if synced:

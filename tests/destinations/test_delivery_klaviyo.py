@@ -302,3 +302,37 @@ def test_deliver_klaviyo_dry_run_records_but_sends_nothing(mocked, scheduled):
     assert attempt.dry_run and attempt.status_code is None
     assert (attempt.method, attempt.url, attempt.request_body) == ("POST", EVENTS_URL, viewed_body())
     assert attempt.request_headers == {**HEADERS, "Authorization": "[redacted]"}
+
+
+def test_deliver_klaviyo_profile_sync_kept_when_event_step_fails(mocked, merchant, klaviyo):
+    profile = ProfileFactory(merchant=merchant, email="ann@example.com")
+    event = make_event(merchant, profile=profile, anonymous_id="anon-1", properties={"ProductName": "Mug"})
+    schedule_deliveries(events=[event])
+    mocked.post(f"{KLAVIYO}/api/profile-import", status=201, json={"data": {"type": "profile", "id": "01P"}})
+    expect_event(mocked, status=503)
+    with time_machine.travel(LATER, tick=False):
+        deliver_pending(event_ids=[event.pk])
+    assert SyncedProfile.objects.get(destination=klaviyo, profile=profile).remote_id == "01P"
+    expect_event(mocked, status=202)
+    with time_machine.travel(LATER + timedelta(minutes=5), tick=False):
+        assert deliver_pending(event_ids=[event.pk]) == {"succeeded": 1}
+    assert [c.request.url for c in mocked.calls] == [f"{KLAVIYO}/api/profile-import", EVENTS_URL, EVENTS_URL]
+
+
+def test_sweep_delivers_due_rows_and_schedule_is_installed(mocked, scheduled):
+    from django_q.models import Schedule
+
+    from destinations.services import sweep_deliveries
+
+    expect_event(mocked)
+    assert sweep_deliveries() == {scheduled.destination_id: 1}  # Q_SYNC: the queued batch ran inline
+    scheduled.refresh_from_db()
+    assert scheduled.status == DeliveryStatus.SUCCEEDED
+    sweep = Schedule.objects.get(name="destinations.sweep_deliveries")
+    assert (sweep.func, sweep.schedule_type, sweep.minutes, sweep.repeats) == (
+        "destinations.tasks.sweep_deliveries",
+        Schedule.MINUTES,
+        1,
+        -1,
+    )
+    assert Schedule.objects.filter(func="destinations.tasks.prune_delivery_attempts").exists()
