@@ -23,6 +23,7 @@ class DestinationForm(forms.ModelForm):
     """The API key is write-only: never rendered back, left blank keeps the stored key."""
 
     api_key = forms.CharField(
+        label="API key",
         widget=forms.PasswordInput(render_value=False),
         required=False,
         strip=True,

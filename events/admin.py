@@ -7,7 +7,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.http import JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -299,10 +299,15 @@ class EventAdmin(admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         """An email finds the shopper's events through the indexed Profile.email (no table scan)."""
         term = search_term.strip()
+        if not term:
+            return queryset, False
         if "@" in term:
             profiles = Profile.objects.filter(email__in={term, term.lower()}).values("id")
             return queryset.filter(profile_id__in=profiles), False
-        return super().get_search_results(request, queryset, search_term)
+        # Spelling out every merchant id lets PostgreSQL use the (merchant, event_id) and
+        # (merchant, anonymous_id) indexes instead of scanning the table.
+        merchant_ids = list(Merchant.objects.values_list("id", flat=True))
+        return queryset.filter(Q(event_id=term) | Q(anonymous_id=term), merchant_id__in=merchant_ids), False
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)

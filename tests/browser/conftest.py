@@ -87,11 +87,13 @@ def fake_klaviyo():
 
 
 @pytest.fixture
-def screenshot(page):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def screenshot(page, tmp_path):
+    """Full-page PNGs: into docs/screenshots/ with UPDATE_SCREENSHOTS=1, else a temp dir (no churn)."""
+    folder = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
 
     def take(name: str, *, page=page) -> Path:
-        path = SCREENSHOTS / f"{name}.png"
+        path = folder / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
 
