@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config import ratelimit
 from events import selectors, services
 from events.api import serializers as s
 from events.api.authentication import WriteKeyAuthentication
@@ -40,8 +41,11 @@ class EventIngestView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         if request.method == "POST":
+            ratelimit.check_ingest_ip(request)
             _check_body_headers(request)
         super().initial(request, *args, **kwargs)
+        if request.method == "POST" and request.auth is not None:
+            ratelimit.check_ingest_key(request.auth.write_key)
         origin = request.headers.get("Origin")
         if origin and request.auth is not None and not is_origin_allowed(origin, request.auth.allowed_origins):
             raise OriginNotAllowedError("This origin is not allowed for this merchant.")
@@ -61,6 +65,8 @@ class EventIngestView(APIView):
             403: _error("Origin not allowed for this merchant."),
             413: _error("Body or batch too large."),
             415: _error("Content type is not application/json or text/plain."),
+            429: _error("Rate limit per write key or client IP exceeded (Retry-After)."),
+            503: _error("Storage temporarily unavailable; nothing was stored (Retry-After)."),
         },
     )
     def post(self, request: Request) -> Response:

@@ -1,0 +1,182 @@
+"""Request throttling shared by every process through the Django cache.
+
+- Ingest: fixed one-minute windows per write key and per client IP
+  (INGEST_RATE_LIMIT_PER_KEY / INGEST_RATE_LIMIT_PER_IP requests per minute, 0 disables).
+  Counters are ``cache.add`` + ``cache.incr``: atomic on Redis; on the database cache
+  ``incr`` is a read-then-write, so concurrent requests may be under-counted slightly
+  (the limit is a guard rail, not a quota).
+- Admin login: after LOGIN_FAILURE_LIMIT failed logins for one IP + username, that pair
+  is locked out for LOGIN_LOCKOUT_MINUTES (``LoginThrottleBackend``).
+
+The client IP is REMOTE_ADDR, or the X-Forwarded-For hop written by the outermost of
+TRUSTED_PROXY_COUNT proxies: hops further left were written by the client and are ignored.
+Keys and usernames are hashed before they become cache keys (never stored in clear).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
+from rest_framework import status
+
+from config.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 60
+
+
+class RateLimitedError(ApplicationError):
+    code = "rate_limited"
+    http_status = status.HTTP_429_TOO_MANY_REQUESTS
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    count: int
+    retry_after: int = 0
+
+
+# --- Pure decisions ---------------------------------------------------------------------
+
+
+def client_ip(remote_addr: str | None, forwarded_for: str | None, *, trusted_proxies: int) -> str:
+    """REMOTE_ADDR, or XFF[-trusted_proxies] when that many proxies sit in front of us."""
+    if trusted_proxies > 0 and forwarded_for:
+        hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+        if hops:
+            return hops[-min(trusted_proxies, len(hops))][:64]
+    return (remote_addr or "unknown")[:64]
+
+
+def window_start(now: float, window: int = WINDOW_SECONDS) -> int:
+    return int(now // window) * window
+
+
+def decide(count: int, *, limit: int, now: float, window: int = WINDOW_SECONDS) -> Decision:
+    """The ``count``-th request of the window starting at window_start(now)."""
+    if limit <= 0 or count <= limit:
+        return Decision(True, count)
+    return Decision(False, count, retry_after=max(1, math.ceil(window_start(now, window) + window - now)))
+
+
+def digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+# --- Cache counters -----------------------------------------------------------------
+
+
+def _incr(key: str, *, timeout: int) -> int:
+    """incr first (the common case: the window's key exists), else add; racing adds fall back to incr."""
+    try:
+        return cache.incr(key)
+    except ValueError:
+        if cache.add(key, 1, timeout=timeout):
+            return 1
+        return cache.incr(key)
+
+
+def hit(scope: str, ident: str, *, limit: int, now: float | None = None) -> Decision:
+    """Count one request of ``ident`` in the current window; fails open if the cache is unreachable."""
+    if limit <= 0:
+        return Decision(True, 0)
+    now = time.time() if now is None else now
+    key = f"rl:{scope}:{digest(ident)}:{window_start(now)}"
+    try:
+        count = _incr(key, timeout=WINDOW_SECONDS + 5)
+    except DatabaseError:
+        raise  # the database cache is the database: the request cannot be served anyway (503)
+    except Exception:  # a cache outage (Redis) must not take ingest down
+        logger.warning("rate limit cache unavailable; request allowed", exc_info=True)
+        return Decision(True, 0)
+    return decide(count, limit=limit, now=now)
+
+
+def _raise_limited(decision: Decision, what: str) -> None:
+    raise RateLimitedError(
+        f"Too many requests for this {what}; retry in {decision.retry_after} s.",
+        headers={"Retry-After": str(decision.retry_after)},
+    )
+
+
+def request_ip(request: Any) -> str:
+    meta = request.META
+    return client_ip(
+        meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), trusted_proxies=settings.TRUSTED_PROXY_COUNT
+    )
+
+
+def check_ingest_ip(request: Any) -> None:
+    """Before authentication: one count per request from this client IP."""
+    decision = hit("ingest-ip", request_ip(request), limit=settings.INGEST_RATE_LIMIT_PER_IP)
+    if not decision.allowed:
+        _raise_limited(decision, "client address")
+
+
+def check_ingest_key(write_key: str) -> None:
+    """After authentication: one count per request with this write key."""
+    decision = hit("ingest-key", write_key, limit=settings.INGEST_RATE_LIMIT_PER_KEY)
+    if not decision.allowed:
+        _raise_limited(decision, "write key")
+
+
+# --- Admin login throttling -------------------------------------------------------------
+
+
+def _login_keys(ip: str, username: str) -> tuple[str, str]:
+    h = digest(ip, (username or "").strip().lower())
+    return f"login-fail:{h}", f"login-lock:{h}"
+
+
+def login_locked(ip: str, username: str, *, now: float | None = None) -> bool:
+    now = time.time() if now is None else now
+    until = cache.get(_login_keys(ip, username)[1])
+    return until is not None and now < until
+
+
+def record_login_failure(ip: str, username: str, *, now: float | None = None) -> int:
+    """Count a failure; at LOGIN_FAILURE_LIMIT the pair is locked for LOGIN_LOCKOUT_MINUTES."""
+    now = time.time() if now is None else now
+    lockout = settings.LOGIN_LOCKOUT_MINUTES * 60
+    fail_key, lock_key = _login_keys(ip, username)
+    failures = _incr(fail_key, timeout=lockout)
+    cache.touch(fail_key, lockout)
+    if failures >= settings.LOGIN_FAILURE_LIMIT:
+        cache.set(lock_key, now + lockout, timeout=lockout)
+        cache.delete(fail_key)
+        logger.warning("admin login locked out", extra={"ip": ip})
+    return failures
+
+
+def clear_login_failures(ip: str, username: str) -> None:
+    cache.delete_many(list(_login_keys(ip, username)))
+
+
+class LoginThrottleBackend(ModelBackend):
+    """ModelBackend that refuses a locked-out IP + username, counts failures, resets on success."""
+
+    def authenticate(self, request: Any, username: str | None = None, password: str | None = None, **kwargs: Any):
+        if request is None or settings.LOGIN_FAILURE_LIMIT <= 0:
+            return super().authenticate(request, username=username, password=password, **kwargs)
+        ip = request_ip(request)
+        name = username or kwargs.get("email") or ""
+        if login_locked(ip, name):
+            raise PermissionDenied("locked out")  # stops every backend; the form shows the usual error
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is None:
+            record_login_failure(ip, name)
+        else:
+            clear_login_failures(ip, name)
+        return user
