@@ -207,3 +207,15 @@ def test_support_can_configure_destinations_but_not_delete_them(support_client):
     assert (
         support_client.get(reverse("admin:destinations_destination_delete", args=[destination.pk])).status_code == 403
     )
+
+
+@responses.activate
+def test_test_action_reports_each_destination(admin_client):
+    first, second = DestinationFactory(), DestinationFactory()
+    responses.post(f"{settings.KLAVIYO_API_URL}/api/events", status=202)
+    response = admin_client.post(CHANGELIST, {"action": "test_destinations", "_selected_action": [first.pk, second.pk]})
+    assert response.status_code == 302
+    shown = _messages(response)
+    assert sum("OK (HTTP 202)" in m for m in shown) == 2
+    assert len(responses.calls) == 2
+    assert LogEntry.objects.filter(change_message="Tested: ok (HTTP 202).").count() == 2
