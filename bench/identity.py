@@ -4,7 +4,7 @@ Run with PostgreSQL:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/recapture .venv/bin/python bench/identity.py
 
-It uses a dedicated database (``<name>_bench``, created and migrated if missing), seeds
+It uses a dedicated database (``<name>_bench_identity``, created and migrated if missing), seeds
 N profiles with three identifiers each (email, anonymous_id, client_id) by COPY, then
 times ``resolve_events`` on the same mix of 2,000 events (batches of 100, as the ingest
 pipeline hands them over) at 10k and at 1M profiles: one cold pass right after seeding,
@@ -37,7 +37,7 @@ def bench_database_url() -> str:
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("Set DATABASE_URL to a PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/recapture")
     parts = urlsplit(url)
-    name = (parts.path.lstrip("/") or "recapture") + "_bench"
+    name = (parts.path.lstrip("/") or "recapture") + "_bench_identity"
     return urlunsplit(parts._replace(path="/" + name))
 
 
