@@ -111,7 +111,7 @@ def prune_loop_webhooks(*, days: int | None = None) -> int:
 def _load_payload(body: bytes | str) -> dict[str, Any] | None:
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep to parse
         return None
     return payload if isinstance(payload, dict) else None
 
