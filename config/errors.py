@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
@@ -60,6 +60,10 @@ def _drf_code(exc: drf_exceptions.APIException) -> str:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.http_status, headers=exc.headers)
+    if isinstance(exc, RequestDataTooBig):  # a body past DATA_UPLOAD_MAX_MEMORY_SIZE (e.g. webhooks)
+        return Response(error_body("payload_too_large", "The request body is too large."), status=413)
+    if isinstance(exc, SuspiciousOperation):
+        return Response(error_body("bad_request", "The request is malformed."), status=400)
     if isinstance(exc, Http404):
         return Response(error_body("not_found", "Not found."), status=404)
     if isinstance(exc, PermissionDenied):
