@@ -13,7 +13,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from events.models import Event
-from tests.browser.conftest import browser, chromium_path, console_server  # noqa: F401 - fixtures
 from tests.factories import MerchantFactory
 
 pytestmark = pytest.mark.browser
@@ -68,7 +67,7 @@ def _wait_until(page, condition, deadline_ms: int = 10_000) -> None:
     assert condition()
 
 
-def test_pixel_in_browser_sends_beacons_with_cookie_click_ids_and_utms(browser, console_server, store, settings):  # noqa: F811
+def test_pixel_in_browser_sends_beacons_with_cookie_click_ids_and_utms(browser, console_server, store, settings):
     _server, store_url = store
     settings.PUBLIC_BASE_URL = console_server
     merchant = MerchantFactory(allowed_origins=[store_url])

@@ -13,7 +13,6 @@ import pytest
 
 from events.models import Event
 from events.selectors import get_shopify_custom_pixel_code
-from tests.browser.conftest import browser, chromium_path  # noqa: F401 - fixtures
 from tests.events import shopify_payloads as p
 
 pytestmark = pytest.mark.browser
@@ -35,7 +34,7 @@ PAYLOADS = {
 
 
 @pytest.mark.django_db
-def test_shopify_custom_pixel_forwards_each_standard_event_as_is(browser, merchant, client, settings):  # noqa: F811
+def test_shopify_custom_pixel_forwards_each_standard_event_as_is(browser, merchant, client, settings):
     settings.PUBLIC_BASE_URL = "https://rc.example.com"
     page = browser.new_page()
     try:
