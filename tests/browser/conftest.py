@@ -48,25 +48,57 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
+class _SharedBrowser:
+    """One Playwright + Chromium per process, however many modules import the fixture.
+
+    Playwright's sync API cannot run twice in one thread, and other test modules import
+    ``browser`` from here (each import is its own session fixture): they share this one.
+    """
+
+    def __init__(self) -> None:
+        self.users = 0
+        self.playwright = None
+        self.browser = None
+        self.previous_env: str | None = None
+
+    def acquire(self, executable: str):
+        if self.users == 0:
+            from playwright.sync_api import sync_playwright
+
+            # The sync API keeps an event loop in this thread; ORM calls between browser
+            # steps are ordinary synchronous code, so Django's async guard steps aside
+            # while a browser is open (restored afterwards).
+            self.previous_env = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+            self.playwright = sync_playwright().start()
+            self.browser = self.playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        self.users += 1
+        return self.browser
+
+    def release(self) -> None:
+        self.users -= 1
+        if self.users:
+            return
+        try:
+            self.browser.close()
+            self.playwright.stop()
+        finally:
+            self.browser = self.playwright = None
+            if self.previous_env is None:
+                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+            else:
+                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = self.previous_env
+
+
+_SHARED = _SharedBrowser()
+
+
 @pytest.fixture(scope="session")
 def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls between
-    # browser steps are ordinary synchronous code, so Django's async guard steps aside
-    # for the browser tests only (restored afterwards).
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
-            yield browser
-            browser.close()
+        yield _SHARED.acquire(chromium_path)
     finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+        _SHARED.release()
 
 
 @pytest.fixture
