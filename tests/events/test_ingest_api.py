@@ -311,6 +311,22 @@ def test_ingest_preflight_other_origin_is_403_without_cors_headers(client, merch
 
 
 @pytest.mark.django_db
+def test_ingest_sandboxed_null_origin_needs_null_in_allowed_origins(client, merchant):
+    assert_error(post(client, native(), key=merchant.write_key, HTTP_ORIGIN="null"), 403, "origin_not_allowed")
+    merchant.allowed_origins = [*merchant.allowed_origins, "null"]
+    merchant.save()
+    response = post(client, native(), key=merchant.write_key, HTTP_ORIGIN="null")
+    assert response.status_code == 202
+    assert response.headers["Access-Control-Allow-Origin"] == "null"
+
+
+@pytest.mark.django_db
+def test_ingest_origin_comparison_ignores_case_and_trailing_slash(client, merchant):
+    origin = merchant.allowed_origins[0].upper() + "/"
+    assert post(client, native(), key=merchant.write_key, HTTP_ORIGIN=origin).status_code == 202
+
+
+@pytest.mark.django_db
 def test_ingest_server_to_server_without_origin_is_allowed(client, merchant):
     response = post(client, native(), key=merchant.write_key)
     assert response.status_code == 202
