@@ -26,6 +26,7 @@ JUNK_VALUES = frozenset(
     {"", "undefined", "null", "none", "nil", "nan", "0", "-1", "anonymous", "guest", "[object object]"}
 )
 MAX_VALUE_LENGTH = 255
+MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit; Profile.email holds it
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -61,7 +62,7 @@ def normalise_value(kind: str, raw: Any, *, default_region: str = "US") -> str |
         return None
     if kind == "email":
         value = value.lower()
-        return value if _EMAIL_RE.match(value) else None
+        return value if len(value) <= MAX_EMAIL_LENGTH and _EMAIL_RE.match(value) else None
     if kind == "phone":
         return _normalise_phone(value, default_region)
     return value

@@ -16,7 +16,8 @@ logger = logging.getLogger(__name__)
 
 
 def forget_profile(profile: Profile, *, actor: str = "") -> ErasureRecord:
-    """Erase a profile: its identifiers, traits, events (raw payloads too) and merge history.
+    """Erase a profile: its identifiers, traits, events (raw payloads too), merge history and
+    the Loop webhook bodies / stored returns that carry its email.
 
     Deliveries cascade with their events. What remains is an ErasureRecord holding counts
     only, no personal data.
@@ -30,6 +31,7 @@ def forget_profile(profile: Profile, *, actor: str = "") -> ErasureRecord:
         merges_deleted, _ = merges.delete()
         events_deleted = Event.objects.filter(profile=profile).count()
         Event.objects.filter(profile=profile).delete()
+        loop_rows = _erase_loop_payloads(profile.merchant_id, emails=_emails(profile, values))
         record = ErasureRecord.objects.create(
             merchant_id=profile.merchant_id,
             profile_id=profile.pk,
@@ -39,8 +41,29 @@ def forget_profile(profile: Profile, *, actor: str = "") -> ErasureRecord:
             actor=actor,
         )
         profile.delete()
-    logger.info("profile erased", extra={"profile": record.profile_id, "events": events_deleted})
+    logger.info("profile erased", extra={"profile": record.profile_id, "events": events_deleted, **loop_rows})
     return record
+
+
+def _emails(profile: Profile, identifier_values: list[str]) -> set[str]:
+    emails = {v.strip().lower() for v in identifier_values if "@" in v}
+    if profile.email:
+        emails.add(profile.email.strip().lower())
+    return {e for e in emails if e}
+
+
+def _erase_loop_payloads(merchant_id: int, *, emails: set[str]) -> dict[str, int]:
+    """Loop webhook bodies and stored returns carry the customer's email: delete them too."""
+    from returns.models import LoopReturn, LoopWebhook
+
+    if not emails:
+        return {"loop_webhooks": 0, "loop_returns": 0}
+    mentions = Q()
+    for email in emails:
+        mentions |= Q(body__icontains=email)
+    webhooks, _ = LoopWebhook.objects.filter(mentions, merchant_id=merchant_id).delete()
+    returns, _ = LoopReturn.objects.filter(merchant_id=merchant_id, email__in=emails).delete()
+    return {"loop_webhooks": webhooks, "loop_returns": returns}
 
 
 def resend_recent_events(profile: Profile, *, hours: int | None = None) -> int:

@@ -60,6 +60,8 @@ def test_model_identifier_types_match_policy_order():
         (None, None),
         ({"x": 1}, None),
         ("x" * 250 + "@example.com", None),
+        ("x" * 242 + "@example.com", "x" * 242 + "@example.com"),  # 254 characters: the maximum
+        ("x" * 243 + "@example.com", None),
     ],
 )
 def test_normalise_value_email(raw, expected):
