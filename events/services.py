@@ -151,3 +151,27 @@ def process_events(event_ids: Sequence[int]) -> None:
     if outcome.reidentified:
         schedule_deliveries(events=outcome.reidentified, reidentified=True)
     Event.objects.filter(id__in=[e.id for e in events]).update(processed_at=timezone.now())
+
+
+UNPROCESSED_GRACE = timedelta(minutes=2)
+UNPROCESSED_SWEEP_LIMIT = 5000
+
+
+def requeue_unprocessed_events(*, older_than: timedelta = UNPROCESSED_GRACE, chunk: int = 500) -> int:
+    """Safety net: queue processing again for events stored but never processed.
+
+    An event is committed before its task is queued (on commit); if queueing then fails
+    (the database or broker dropped in between) or the worker dies, the event would sit
+    unprocessed forever. Scheduled every minute; process_events skips processed rows.
+    """
+    cutoff = timezone.now() - older_than
+    ids = list(
+        Event.objects.filter(processed_at__isnull=True, received_at__lt=cutoff)
+        .order_by("id")
+        .values_list("id", flat=True)[:UNPROCESSED_SWEEP_LIMIT]
+    )
+    for start in range(0, len(ids), chunk):
+        enqueue_on_commit("events.tasks.process_events", ids[start : start + chunk])
+    if ids:
+        logger.warning("re-queued unprocessed events", extra={"count": len(ids)})
+    return len(ids)

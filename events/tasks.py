@@ -7,3 +7,7 @@ from events import services
 
 def process_events(event_ids: list[int]) -> None:
     services.process_events(event_ids)
+
+
+def requeue_unprocessed_events() -> None:
+    services.requeue_unprocessed_events()
