@@ -97,6 +97,7 @@ def run_case(stack: Stack, fake: FakePlatforms, *, mode: str, workers: int, even
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
     stack.processes.remove(worker)
+    (RESULTS.parent / f"delivery-{mode}-{workers}.log.tmp").write_text(worker.log_path.read_text()[-20000:])
     requests_made = len(fake.state.requests) - before
     return {
         "mode": mode,

@@ -202,9 +202,17 @@ def _bulk_chunks(client: DestinationClient, plans: list[Plan]) -> list[list[Plan
     return [c for c in _split_by_size(client, chunks) if c]
 
 
+def _rough_size(chunk: list[Plan]) -> int:
+    """An over-estimate of a chunk's JSON size (properties twice for Ordered Product copies)."""
+    return sum(1000 + 2 * len(json.dumps(p.event.properties, default=str)) for p in chunk)
+
+
 def _split_by_size(client: DestinationClient, chunks: list[list[Plan]]) -> list[list[Plan]]:
     out: list[list[Plan]] = []
     for chunk in chunks:
+        if _rough_size(chunk) < client.bulk_max_bytes // 2:  # clearly small: skip building it twice
+            out.append(chunk)
+            continue
         body = client.bulk_requests([p.event for p in chunk])[0].json
         if len(chunk) > 1 and len(json.dumps(body, default=str)) > client.bulk_max_bytes:
             half = len(chunk) // 2

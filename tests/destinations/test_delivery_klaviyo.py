@@ -335,4 +335,26 @@ def test_sweep_delivers_due_rows_and_schedule_is_installed(mocked, scheduled):
         1,
         -1,
     )
-    assert Schedule.objects.filter(func="destinations.tasks.prune_delivery_attempts").exists()
+    assert not Schedule.objects.filter(func="destinations.tasks.prune_delivery_attempts").exists()  # config.prune_data
+
+
+@pytest.mark.parametrize(("max_events", "max_bytes", "jobs"), [(5, 5 * 1024 * 1024, 3), (1000, 3000, 2)])
+def test_deliver_klaviyo_bulk_jobs_respect_count_and_size_limits(
+    settings, monkeypatch, mocked, merchant, klaviyo, max_events, max_bytes, jobs
+):
+    from destinations.clients.klaviyo import KlaviyoClient
+
+    monkeypatch.setattr(KlaviyoClient, "bulk_max_events", max_events)
+    monkeypatch.setattr(KlaviyoClient, "bulk_max_bytes", max_bytes)
+    settings.DELIVERY_BULK_THRESHOLD = 5
+    klaviyo.profile_sync = "off"
+    klaviyo.save()
+    events = [make_event(merchant, event_id=f"s{i}", identifiers={"email": f"p{i}@x.co"}) for i in range(12)]
+    schedule_deliveries(events=events)
+    for _ in range(jobs):
+        mocked.post(f"{KLAVIYO}/api/event-bulk-create-jobs", status=202, match=[matchers.header_matcher(HEADERS)])
+    assert deliver_pending(destination_id=klaviyo.pk) == {"succeeded": 12}
+    sizes = [len(c.request.body) for c in mocked.calls]
+    counts = [len(json.loads(c.request.body)["data"]["attributes"]["events-bulk-create"]["data"]) for c in mocked.calls]
+    assert len(mocked.calls) == jobs and sum(counts) == 12
+    assert max(counts) <= max_events and max(sizes) <= max_bytes

@@ -96,6 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 512  # the default backlog (5) resets connections under concurrent load
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
