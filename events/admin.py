@@ -29,13 +29,6 @@ admin.site.index_title = "Merchants, events, identities and deliveries"
 # --- Merchants ---------------------------------------------------------------------
 
 
-def _snippet(merchant: Merchant, selector_name: str) -> str:
-    fn = getattr(selectors, selector_name, None)
-    if fn is None or merchant.pk is None:
-        return ""
-    return fn(merchant)
-
-
 def copyable(text: str, *, element_id: str):
     if not text:
         return "-"
@@ -105,11 +98,12 @@ class MerchantAdmin(admin.ModelAdmin):
 
     @admin.display(description="Pixel <script> snippet")
     def pixel_snippet(self, obj: Merchant):
-        return copyable(_snippet(obj, "get_pixel_snippet"), element_id="rc-pixel-snippet")
+        return copyable(selectors.get_pixel_snippet(obj) if obj.pk else "", element_id="rc-pixel-snippet")
 
     @admin.display(description="Shopify Custom Pixel code")
     def shopify_pixel_code(self, obj: Merchant):
-        return copyable(_snippet(obj, "get_shopify_custom_pixel_code"), element_id="rc-shopify-pixel")
+        code = selectors.get_shopify_custom_pixel_code(obj) if obj.pk else ""
+        return copyable(code, element_id="rc-shopify-pixel")
 
     @admin.display(description="Webhook URL")
     def returns_webhook_url(self, obj: Merchant):
@@ -152,8 +146,9 @@ class MerchantAdmin(admin.ModelAdmin):
         self.message_user(
             request,
             format_html(
-                "{}: returns webhook secret {} — copy it into Loop now, it will not be shown again.",
+                "{}: returns webhook secret {} {} — copy it now, it will not be shown again.",
                 obj,
+                verb,
                 format_html("<code class='rc-secret'>{}</code>", obj.returns_webhook_secret),
             ),
             messages.WARNING,
@@ -187,8 +182,8 @@ class MerchantAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
-        merchant = self.get_object(request, object_id)
-        if merchant is not None:
+        merchant = self.get_object(request, object_id) if request.method == "GET" else None
+        if merchant is not None:  # the dashboard is for reading; a save does not pay for it
             extra_context["dashboard"] = dashboard_charts(dashboard.get_merchant_dashboard(merchant))
         return super().change_view(request, object_id, form_url, extra_context)
 
