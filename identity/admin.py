@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -122,6 +124,7 @@ class ProfileAdmin(admin.ModelAdmin):
         for profile in queryset:
             record = services.forget_profile(profile, actor=request.user.get_username())
             self.log_addition(request, record, f"Forgot profile #{record.profile_id} from the admin.")
+            _scrub_history(record.profile_id)
             count += 1
         self.message_user(request, f"{count} profiles erased; erasure records kept.", messages.SUCCESS)
 
@@ -131,6 +134,13 @@ class ProfileAdmin(admin.ModelAdmin):
             count = services.resend_recent_events(profile)
             self.log_change(request, profile, f"Re-sent {count} recent events.")
             self.message_user(request, f"{profile}: {count} events queued again.", messages.SUCCESS)
+
+
+def _scrub_history(profile_id: int) -> None:
+    """The admin's own history named the profile by its email: keep the entries, drop the name."""
+    LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Profile), object_id=str(profile_id)).update(
+        object_repr=f"profile #{profile_id} (erased)"
+    )
 
 
 @admin.register(ProfileMerge)

@@ -77,6 +77,7 @@ def test_profile_page_shows_identifiers_traits_timeline_and_merges(
 
 def test_forget_action_erases_and_logs_without_pii(admin_client, merchant, admin_user):
     profile = _profile_with_history(merchant)
+    admin_client.post(PROFILES, {"action": "resend_recent", "_selected_action": [profile.pk]})  # history names her
     response = admin_client.post(PROFILES, {"action": "forget", "_selected_action": [profile.pk]})
     assert response.status_code == 302
     assert not Profile.objects.filter(pk=profile.pk).exists()
@@ -85,6 +86,8 @@ def test_forget_action_erases_and_logs_without_pii(admin_client, merchant, admin
     assert record.actor == "admin" and record.events_deleted == 3
     entry = LogEntry.objects.get(user=admin_user, action_flag=ADDITION)
     assert "carol@example.com" not in entry.object_repr + entry.change_message
+    assert not LogEntry.objects.filter(object_repr__contains="carol@example.com").exists()
+    assert LogEntry.objects.filter(object_repr=f"profile #{profile.pk} (erased)").count() == 1
     assert "1 profiles erased; erasure records kept." in _messages(response)
 
 
