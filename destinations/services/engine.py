@@ -177,7 +177,7 @@ def _run_concurrently(
     executor = get_executor()
     limits = client.limits.get("default", ())
     while todo:
-        want = sum(p.cost for p in list(todo)[: settings.DELIVERY_THREADS * 4])
+        want = sum(p.cost for p in todo)
         granted = ratelimit.acquire(key, limits, want, deadline=deadline) if limits and not dry_run else want
         if not granted:
             return
