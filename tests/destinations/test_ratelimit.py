@@ -60,3 +60,31 @@ def test_acquire_waits_on_controlled_clock_and_respects_deadline():
     assert acquire(key, [BURST], 5, deadline=60, clock=lambda: clock[0], sleep=sleep) == 1
     assert sleeps == [pytest.approx(0.1)]
     assert acquire(key, [BURST], 5, deadline=clock[0], clock=lambda: clock[0], sleep=sleep) == 0
+
+
+def _redis_up() -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _redis_up(), reason="Redis is not running on 127.0.0.1:6379")
+def test_take_cache_windows_shared_through_redis(settings):
+    import uuid
+
+    from django.core.cache import cache
+
+    settings.REDIS_URL = "redis://127.0.0.1:6379/15"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": settings.REDIS_URL}
+    }
+    key = bucket_key(uuid.uuid4().hex, "default")  # fresh key; its windows expire by themselves
+    assert take(key, [BURST], 6, now=500.2) == (6, 0.0)
+    granted, wait = take(key, [BURST], 6, now=500.5)  # same one-second window: 4 left
+    assert granted == 4 and wait == pytest.approx(0.5)
+    assert take(key, [BURST], 3, now=501.0) == (3, 0.0)  # next window
+    assert cache.get(f"rl:{key}:burst:500") == 12
