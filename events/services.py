@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from config.queue import enqueue_on_commit
@@ -136,34 +136,59 @@ def record_events(merchant: Merchant, *, events: Sequence[NewEvent]) -> RecordRe
     return RecordResult(accepted=len(ids), duplicates=len(events) - len(ids), event_ids=ids)
 
 
-def process_events(event_ids: Sequence[int]) -> None:
-    """Identity resolution, then delivery scheduling, for freshly stored events."""
+def process_events(event_ids: Sequence[int], *, coalesce: int = 0) -> None:
+    """Identity resolution, then delivery scheduling, for freshly stored events.
+
+    The rows stay locked (SKIP LOCKED on PostgreSQL) for the whole step, so two workers
+    never process the same event. With ``coalesce`` > 0 (the task passes
+    EVENTS_PROCESS_COALESCE) the step also takes up to that many other unprocessed events
+    stored just after these: under a backlog one task does the work of many single-event
+    tasks in one batch, and the tasks of the events it took find nothing left to do.
+    """
     from destinations.services import schedule_deliveries
     from identity.services import resolve_events
 
-    events = list(
-        Event.objects.filter(id__in=event_ids, processed_at__isnull=True).select_related("merchant").order_by("id")
+    with transaction.atomic():
+        events = _claim_unprocessed(event_ids, coalesce=coalesce)
+        if not events:
+            return
+        outcome = resolve_events(events=events)
+        schedule_deliveries(events=outcome.events)
+        if outcome.reidentified:
+            schedule_deliveries(events=outcome.reidentified, reidentified=True)
+        Event.objects.filter(id__in=[e.id for e in events]).update(processed_at=timezone.now())
+
+
+COALESCE_ID_WINDOW = 4  # a coalescing task looks at most coalesce x this many ids ahead
+
+
+def _claim_unprocessed(event_ids: Sequence[int], *, coalesce: int) -> list[Event]:
+    unprocessed = Event.objects.filter(processed_at__isnull=True).select_related("merchant").order_by("id")
+    if connection.features.has_select_for_update_skip_locked:
+        unprocessed = unprocessed.select_for_update(skip_locked=True, of=("self",))
+    events = list(unprocessed.filter(id__in=list(event_ids)))
+    if not events or coalesce <= 0:
+        return events
+    first = events[0].id  # an id range keeps the look-ahead on the primary key index
+    extra = unprocessed.filter(id__gt=first, id__lte=first + coalesce * COALESCE_ID_WINDOW).exclude(
+        id__in=[e.id for e in events]
     )
-    if not events:
-        return
-    outcome = resolve_events(events=events)
-    schedule_deliveries(events=outcome.events)
-    if outcome.reidentified:
-        schedule_deliveries(events=outcome.reidentified, reidentified=True)
-    Event.objects.filter(id__in=[e.id for e in events]).update(processed_at=timezone.now())
+    return sorted([*events, *extra[:coalesce]], key=lambda e: e.id)
 
 
-UNPROCESSED_GRACE = timedelta(minutes=2)
 UNPROCESSED_SWEEP_LIMIT = 5000
 
 
-def requeue_unprocessed_events(*, older_than: timedelta = UNPROCESSED_GRACE, chunk: int = 500) -> int:
+def requeue_unprocessed_events(*, older_than: timedelta | None = None, chunk: int = 500) -> int:
     """Safety net: queue processing again for events stored but never processed.
 
     An event is committed before its task is queued (on commit); if queueing then fails
-    (the database or broker dropped in between) or the worker dies, the event would sit
-    unprocessed forever. Scheduled every minute; process_events skips processed rows.
+    (the database or broker dropped in between), or the task fails and django-q2 does not
+    retry it (max_attempts 1), the event would sit unprocessed forever. Scheduled every
+    minute; process_events skips processed rows.
     """
+    if older_than is None:
+        older_than = timedelta(seconds=settings.EVENT_REQUEUE_AFTER_SECONDS)
     cutoff = timezone.now() - older_than
     ids = list(
         Event.objects.filter(processed_at__isnull=True, received_at__lt=cutoff)

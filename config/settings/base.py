@@ -176,6 +176,8 @@ INGEST_RATE_LIMIT_PER_KEY = env.int("INGEST_RATE_LIMIT_PER_KEY", default=6000)
 INGEST_RATE_LIMIT_PER_IP = env.int("INGEST_RATE_LIMIT_PER_IP", default=1200)
 # Reverse proxies in front of the app; 0 means the client IP is REMOTE_ADDR (X-Forwarded-For ignored).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Stored events still unprocessed after this many seconds are queued again (lost task safety net).
+EVENT_REQUEUE_AFTER_SECONDS = env.int("EVENT_REQUEUE_AFTER_SECONDS", default=120)
 
 # --- Admin login throttling (config.ratelimit.LoginThrottleBackend) ---------------------
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)  # failures per IP + username; 0 disables

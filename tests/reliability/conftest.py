@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.conftest import fake_platforms, stack_factory  # noqa: F401 - shared with the e2e suite
+
 INGEST = "/api/v1/events"
 
 
