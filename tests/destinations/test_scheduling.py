@@ -129,3 +129,28 @@ def test_claim_deliveries_skips_paused_disabled_and_future(merchant, klaviyo):
     klaviyo.save()
     rows.update(next_attempt_at=timezone.now() + timedelta(minutes=5))
     assert claim_deliveries(limit=10) == []
+
+
+def test_schedule_deliveries_constant_queries(merchant, klaviyo, loops, django_assert_max_num_queries):
+    from events.models import Event
+
+    profile = ProfileFactory(merchant=merchant, email="ann@example.com")
+    for i in range(60):
+        make_event(merchant, profile=profile if i % 2 else None, event_id=f"q{i}")
+    events = list(Event.objects.select_related("profile"))
+    with django_assert_max_num_queries(6):
+        schedule_deliveries(events=events)
+    assert Delivery.objects.count() == 120
+
+
+def test_claim_and_send_constant_queries(mocked, merchant, klaviyo, django_assert_max_num_queries):
+    from destinations.services import deliver_pending
+
+    klaviyo.profile_sync = "off"
+    klaviyo.save()
+    events = [make_event(merchant, event_id=f"n{i}", identifiers={"email": f"p{i}@x.co"}) for i in range(30)]
+    schedule_deliveries(events=events)
+    for _ in range(30):
+        mocked.post("https://a.klaviyo.com/api/events", status=202)
+    with django_assert_max_num_queries(22):  # 30 rows or 3000: the same statements
+        assert deliver_pending(destination_id=klaviyo.pk) == {"succeeded": 30}
