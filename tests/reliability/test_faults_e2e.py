@@ -117,7 +117,8 @@ class FaultStack:
         import psycopg
 
         with psycopg.connect(url, autocommit=True) as conn:
-            return conn.execute(query, params).fetchall()
+            cursor = conn.execute(query, params)
+            return cursor.fetchall() if cursor.description else []
 
     def statuses(self, prefix: str) -> dict[str, int]:
         return dict(self.sql(STATUS_SQL, (prefix + "%",)))

@@ -1,0 +1,147 @@
+"""Ingest rate limits per write key and per client IP (config.ratelimit), shared through the cache."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from config import ratelimit
+from config.ratelimit import client_ip, decide, window_start
+from tests.factories import MerchantFactory
+from tests.reliability.conftest import INGEST, assert_envelope
+
+# --- pure decisions ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("remote", "xff", "proxies", "expected"),
+    [
+        ("10.0.0.9", None, 0, "10.0.0.9"),
+        ("10.0.0.9", "6.6.6.6", 0, "10.0.0.9"),  # no trusted proxy: X-Forwarded-For is client-controlled
+        ("10.0.0.9", "6.6.6.6, 203.0.113.7", 1, "203.0.113.7"),  # the hop our proxy appended, not the spoof
+        ("10.0.0.9", "203.0.113.7", 1, "203.0.113.7"),
+        ("10.0.0.9", "6.6.6.6, 203.0.113.7, 10.0.0.2", 2, "203.0.113.7"),
+        ("10.0.0.9", "203.0.113.7", 3, "203.0.113.7"),  # fewer hops than proxies: the first one
+        ("10.0.0.9", " , ", 1, "10.0.0.9"),
+        (None, None, 0, "unknown"),
+    ],
+)
+def test_client_ip(remote, xff, proxies, expected):
+    assert client_ip(remote, xff, trusted_proxies=proxies) == expected
+
+
+def test_decide_allows_up_to_the_limit_then_says_when_the_window_ends():
+    now = 1_000_000_040.25  # 20.25 s into the minute window starting at 1_000_000_020
+    assert window_start(now) == 1_000_000_020
+    assert decide(5, limit=5, now=now).allowed
+    blocked = decide(6, limit=5, now=now)
+    assert (blocked.allowed, blocked.retry_after) == (False, 40)
+    assert decide(10**6, limit=0, now=now).allowed  # 0 disables
+
+
+def test_decide_retry_after_is_at_least_one_second():
+    assert decide(2, limit=1, now=59.999).retry_after == 1
+
+
+# --- ingest ----------------------------------------------------------------------------------
+
+
+def _post(client, key: str, ip: str = "198.51.100.1", **extra):
+    body = json.dumps({"event_id": uuid.uuid4().hex, "type": "ViewContent", "anonymous_id": "a"})
+    return client.post(
+        INGEST, data=body, content_type="application/json", HTTP_X_WRITE_KEY=key, REMOTE_ADDR=ip, **extra
+    )
+
+
+START = datetime(2026, 11, 23, 12, 0, 5, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+def test_ingest_rate_limited_per_write_key_with_retry_after_then_reset(client, settings):
+    settings.INGEST_RATE_LIMIT_PER_KEY, settings.INGEST_RATE_LIMIT_PER_IP = 3, 0
+    merchant, other = MerchantFactory(), MerchantFactory()
+    with time_machine.travel(START, tick=False) as traveller:
+        assert [_post(client, merchant.write_key, ip=f"198.51.100.{i}").status_code for i in range(3)] == [202] * 3
+        limited = _post(client, merchant.write_key, ip="198.51.100.99")
+        error = assert_envelope(limited, 429, "rate_limited")
+        assert "write key" in error["message"]
+        assert limited["Retry-After"] == "55"
+        assert _post(client, other.write_key).status_code == 202  # another key has its own budget
+        traveller.shift(timedelta(seconds=55))
+        assert _post(client, merchant.write_key).status_code == 202
+
+
+@pytest.mark.django_db
+def test_ingest_rate_limited_per_client_ip_before_authentication(client, settings):
+    settings.INGEST_RATE_LIMIT_PER_KEY, settings.INGEST_RATE_LIMIT_PER_IP = 0, 2
+    merchant = MerchantFactory()
+    with time_machine.travel(START, tick=False):
+        assert _post(client, "wk_guess1", ip="203.0.113.5").status_code == 401
+        assert _post(client, merchant.write_key, ip="203.0.113.5").status_code == 202
+        limited = _post(client, merchant.write_key, ip="203.0.113.5")
+        assert_envelope(limited, 429, "rate_limited")
+        assert int(limited["Retry-After"]) == 55
+        assert _post(client, merchant.write_key, ip="203.0.113.6").status_code == 202
+
+
+@pytest.mark.django_db
+def test_ingest_ip_limit_ignores_x_forwarded_for_unless_a_proxy_is_trusted(client, settings):
+    settings.INGEST_RATE_LIMIT_PER_KEY, settings.INGEST_RATE_LIMIT_PER_IP = 0, 1
+    merchant = MerchantFactory()
+    with time_machine.travel(START, tick=False):
+        assert _post(client, merchant.write_key, HTTP_X_FORWARDED_FOR="1.1.1.1").status_code == 202
+        spoofed = _post(client, merchant.write_key, HTTP_X_FORWARDED_FOR="2.2.2.2")
+        assert spoofed.status_code == 429  # rotating X-Forwarded-For does not buy a new budget
+        settings.TRUSTED_PROXY_COUNT = 1
+        assert _post(client, merchant.write_key, HTTP_X_FORWARDED_FOR="9.9.9.9, 3.3.3.3").status_code == 202
+        assert _post(client, merchant.write_key, HTTP_X_FORWARDED_FOR="8.8.8.8, 3.3.3.3").status_code == 429
+
+
+@pytest.mark.django_db
+def test_ingest_limit_zero_disables(client, settings):
+    settings.INGEST_RATE_LIMIT_PER_KEY, settings.INGEST_RATE_LIMIT_PER_IP = 0, 0
+    merchant = MerchantFactory()
+    assert {_post(client, merchant.write_key).status_code for _ in range(30)} == {202}
+
+
+@pytest.mark.django_db
+def test_ingest_counters_live_in_the_shared_cache_not_in_the_process(client, settings):
+    """Every process reads the same counter: the cache (a database table, or Redis)."""
+    from django.core.cache import cache
+
+    settings.INGEST_RATE_LIMIT_PER_KEY, settings.INGEST_RATE_LIMIT_PER_IP = 100, 100
+    merchant = MerchantFactory()
+    with time_machine.travel(START, tick=False):
+        for _ in range(4):
+            _post(client, merchant.write_key, ip="192.0.2.44")
+        now = START.timestamp()
+        key_counter = f"rl:ingest-key:{ratelimit.digest(merchant.write_key)}:{window_start(now)}"
+        ip_counter = f"rl:ingest-ip:{ratelimit.digest('192.0.2.44')}:{window_start(now)}"
+        assert (cache.get(key_counter), cache.get(ip_counter)) == (4, 4)
+        cache.set(key_counter, 100)  # as if other processes had used the budget
+        assert _post(client, merchant.write_key, ip="192.0.2.45").status_code == 429
+
+
+@pytest.mark.django_db
+def test_ingest_limiter_cache_cost_is_bounded(client, settings, django_assert_max_num_queries):
+    settings.INGEST_RATE_LIMIT_PER_KEY, settings.INGEST_RATE_LIMIT_PER_IP = 100, 100
+    merchant = MerchantFactory()
+    _post(client, merchant.write_key)
+    # ingest's own 4 queries + per limit one cache.incr of an existing counter, which the database
+    # cache does as a read then a write (6 statements with its savepoint); Redis does it in one INCR
+    with django_assert_max_num_queries(4 + 2 * 6):
+        assert _post(client, merchant.write_key).status_code == 202
+
+
+def test_ingest_limiter_fails_open_when_the_cache_is_unreachable(monkeypatch, settings):
+    settings.INGEST_RATE_LIMIT_PER_IP = 1
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(ratelimit.cache, "incr", broken)
+    assert ratelimit.hit("ingest-ip", "1.2.3.4", limit=1).allowed
