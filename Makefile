@@ -50,3 +50,13 @@ format: venv-dev
 
 clean:
 	rm -rf $(VENV) db.sqlite3* staticfiles .pytest_cache
+
+## Benchmarks on PostgreSQL (+ Redis on 127.0.0.1:6379), ~15 minutes: JSON in bench/results/, plots in docs/bench/.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/recapture
+bench: venv-dev
+	$(PIP) install -r bench/requirements.txt
+	DATABASE_URL=$(BENCH_DATABASE_URL) timeout 300 $(PY) bench/ingest.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) timeout 420 $(PY) bench/identity.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) timeout 420 $(PY) bench/delivery.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) timeout 360 $(PY) bench/e2e.py
+	$(PY) bench/plot.py

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
@@ -15,3 +16,6 @@ urlpatterns = [
     path("demo/store/", demo_store, name="demo-store"),
     path("admin/", admin.site.urls),
 ]
+
+if settings.BENCH_ENDPOINTS:  # benchmark-only ceiling endpoint (bench/endpoints.py), off by default
+    urlpatterns.append(path("bench/", include("bench.endpoints")))

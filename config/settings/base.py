@@ -185,6 +185,9 @@ LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
 AUTHENTICATION_BACKENDS = ["config.ratelimit.LoginThrottleBackend"]
 
 
+# Mount the benchmark-only endpoints (/bench/ceiling, see bench/endpoints.py). Never in production.
+BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
+
 # --- Identity resolution -------------------------------------------------------------
 # Click ids (gclid, fbclid, _kx, ...) link sessions only within this many days of each other.
 IDENTITY_CLICK_ID_WINDOW_DAYS = env.int("IDENTITY_CLICK_ID_WINDOW_DAYS", default=30)
