@@ -84,3 +84,46 @@ def test_e2e_pixel_events_delivered_exactly_once_despite_every_other_request_fai
     assert fake_platforms.requests_to("/api/events", status=500)  # the failures did happen
     names = {a["metric"]["data"]["attributes"]["name"] for a in fake_platforms.state.klaviyo_events.values()}
     assert names == {"Viewed Product", "Added to Cart", "Started Checkout", "Placed Order"}
+
+
+DESTINATIONS_SQL = (
+    "import json; from destinations.models import Destination; "
+    "print(json.dumps({d.kind: d.status for d in Destination.objects.all()}))"
+)
+TEST_ALL_SQL = (
+    "import json; from destinations.models import Destination; from destinations.services import test_destination; "
+    "print(json.dumps({d.kind: test_destination(d).ok for d in Destination.objects.all()}))"
+)
+
+
+def test_e2e_revoked_key_pauses_then_resumes_after_successful_test(stack_factory, fake_platforms):
+    fake_platforms.configure(unauthorized=True)
+    stack = stack_factory(**FAST_RETRIES)
+    merchant = _setup(stack)
+    base = stack.start_server()
+    stack.start_worker()
+    stack.start_sweeper()
+    events = _pixel_batch(6)
+    response = requests.post(
+        f"{base}/api/v1/events", json={"batch": events}, headers={"X-Write-Key": merchant["write_key"]}, timeout=10
+    )
+    assert response.status_code == 202, response.text
+    paused = wait_until(
+        lambda: (s := stack.shell(DESTINATIONS_SQL)) == {"klaviyo": "error", "loops": "error"} and s,
+        timeout=40,
+        interval=1.0,
+        message="both destinations to pause on 401",
+    )
+    assert paused
+    statuses = stack.shell(STATUS_SQL)
+    assert statuses == {"pending": 12}  # waiting, none lost, none dead
+    unauthorized_so_far = len(fake_platforms.state.requests)
+    fake_platforms.configure(unauthorized=False)  # staff fixed the key on the platform side
+    assert stack.shell(TEST_ALL_SQL) == {"klaviyo": True, "loops": True}
+    wait_until(
+        lambda: stack.shell(STATUS_SQL) == {"succeeded": 12}, timeout=40, interval=1.0, message="resumed delivery"
+    )
+    assert unauthorized_so_far <= 2 * len(events)  # one batch per destination, then paused: no hammering
+    assert stack.shell(DESTINATIONS_SQL) == {"klaviyo": "active", "loops": "active"}
+    delivered = {k for k in fake_platforms.state.klaviyo_events if not k.startswith("recapture-test-")}
+    assert delivered == {e["event_id"] for e in events}  # plus the staff test event
