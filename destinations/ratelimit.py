@@ -47,6 +47,8 @@ def _take_db(key: str, limit: Limit, want: int, now: float) -> tuple[int, float]
             continue
         tokens, last = row
         available = refill(tokens, last, now, limit)
+        if last > now:  # paused by a Retry-After until ``last``
+            return 0, last - now
         granted = max(0, min(want, math.floor(available + 1e-9)))
         changed = RateLimitBucket.objects.filter(key=name, tokens=tokens, updated_at=last).update(
             tokens=available - granted, updated_at=max(now, last)
@@ -70,10 +72,23 @@ def _take_cache(key: str, limit: Limit, want: int, now: float) -> tuple[int, flo
     return granted, ((slot + 1) * window - now) if granted < want else 0.0
 
 
+def pause(key: str, limits: Sequence[Limit], seconds: float, *, now: float | None = None) -> None:
+    """The platform said "Retry-After": empty every bucket of the key until then, for all workers."""
+    now = time.time() if now is None else now
+    if settings.REDIS_URL:
+        cache.set(f"rl:{key}:paused", now + seconds, timeout=int(seconds) + 1)
+        return
+    for limit in limits:
+        _take_db(key, limit, 0, now)  # make sure the row exists
+        RateLimitBucket.objects.filter(key=f"{key}:{limit.name}").update(tokens=0.0, updated_at=now + seconds)
+
+
 def take(key: str, limits: Sequence[Limit], want: int, *, now: float | None = None) -> tuple[int, float]:
     """Take up to ``want`` tokens from every bucket; returns (granted, seconds to wait for more)."""
     now = time.time() if now is None else now
     backend = _take_cache if settings.REDIS_URL else _take_db
+    if settings.REDIS_URL and (paused_until := cache.get(f"rl:{key}:paused")) and paused_until > now:
+        return 0, paused_until - now
     granted, wait = want, 0.0
     for limit in limits:
         if granted <= 0:

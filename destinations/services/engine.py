@@ -20,7 +20,7 @@ from django.utils import timezone
 from destinations import ratelimit
 from destinations.clients.base import DestinationClient, OutboundEvent, StepOutcome
 from destinations.models import Delivery, DeliveryStatus, Destination
-from destinations.retry import RetryPolicy, Verdict
+from destinations.retry import RetryPolicy, Verdict, parse_retry_after
 from destinations.services.outbound import client_for, outbound_event
 from destinations.services.recording import record_outcomes
 from destinations.services.transport import Recorder, get_executor
@@ -154,7 +154,20 @@ def send_batch(destination: Destination, deliveries: Sequence[Delivery], *, dead
         _run_bulk(client, ready, destination=destination, deadline=deadline)
     else:
         _run_concurrently(client, ready, key=key, dry_run=destination.dry_run, deadline=deadline)
+    _respect_retry_after(destination, client, plans, key=key)
     return record_outcomes(destination, plans, policy=retry_policy())
+
+
+def _respect_retry_after(destination: Destination, client: DestinationClient, plans: list[Plan], *, key: str) -> None:
+    """A 429 with Retry-After pauses the key's shared bucket, so no worker keeps hitting the limit."""
+    waits = [
+        parse_retry_after(p.outcome.result.headers.get("retry-after"), now=timezone.now())
+        for p in plans
+        if p.outcome and p.outcome.result and p.outcome.result.status_code == 429
+    ]
+    longest = max((w for w in waits if w is not None), default=None)
+    if longest and not destination.dry_run:
+        ratelimit.pause(key, client.limits.get("default", ()), min(longest, retry_policy().max_retry_after_seconds))
 
 
 def _execute(client: DestinationClient, plan: Plan, *, dry_run: bool) -> None:

@@ -358,3 +358,14 @@ def test_deliver_klaviyo_bulk_jobs_respect_count_and_size_limits(
     counts = [len(json.loads(c.request.body)["data"]["attributes"]["events-bulk-create"]["data"]) for c in mocked.calls]
     assert len(mocked.calls) == jobs and sum(counts) == 12
     assert max(counts) <= max_events and max(sizes) <= max_bytes
+
+
+def test_deliver_klaviyo_429_retry_after_pauses_shared_bucket(mocked, scheduled):
+    from destinations import ratelimit
+    from destinations.clients.klaviyo import KlaviyoClient
+
+    expect_event(mocked, status=429, headers={"Retry-After": "30"})
+    deliver_pending(event_ids=[scheduled.event_id])
+    key = ratelimit.bucket_key(KLAVIYO_KEY, "default")
+    granted, wait = ratelimit.take(key, KlaviyoClient.limits["default"], 1)
+    assert granted == 0 and 25 < wait <= 30  # every worker waits, not just this delivery

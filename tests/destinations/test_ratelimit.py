@@ -88,3 +88,14 @@ def test_take_cache_windows_shared_through_redis(settings):
     assert granted == 4 and wait == pytest.approx(0.5)
     assert take(key, [BURST], 3, now=501.0) == (3, 0.0)  # next window
     assert cache.get(f"rl:{key}:burst:500") == 12
+
+
+@pytest.mark.django_db
+def test_pause_empties_shared_bucket_until_retry_after():
+    from destinations.ratelimit import pause
+
+    key = bucket_key("k4", "default")
+    assert take(key, [BURST, STEADY], 2, now=100.0)[0] == 2
+    pause(key, [BURST, STEADY], 5, now=100.0)
+    assert take(key, [BURST, STEADY], 1, now=102.0) == (0, pytest.approx(3.0))
+    assert take(key, [BURST, STEADY], 1, now=108.0)[0] == 1  # steady refills at 0.5/s after the pause
