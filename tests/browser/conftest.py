@@ -103,8 +103,11 @@ def browser(chromium_path):
 
 @pytest.fixture
 def page(browser):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=20_000)  # a deadline for every expectation, generous on a busy CI machine
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(20_000)
     page = context.new_page()
     yield page
     context.close()
