@@ -41,6 +41,7 @@ FAULT_ENV = {
     "Q_WORKERS": "2",
     "Q_TIMEOUT": "20",
     "Q_RETRY": "30",
+    "INGEST_RATE_LIMIT_PER_IP": "30",  # the tests post a handful of batches; the limit test below 35 requests
 }
 STATUS_SQL = (
     "SELECT d.status, COUNT(*) FROM destinations_delivery d JOIN events_event e ON e.id = d.event_id"
@@ -275,3 +276,25 @@ def test_fault_dead_after_the_schedule_ends_is_visible_and_replay_delivers_once(
         fs.stack.manage("replay_deliveries", "--destination", str(destination_id))
     fs.wait_delivered(prefix, 3, timeout=30)
     fs.assert_exactly_once(ids)
+
+
+def test_ingest_rate_limit_is_shared_by_the_server_processes(fs):
+    """gunicorn runs two worker processes: per-process counters would let about twice the limit through."""
+    limit = int(FAULT_ENV["INGEST_RATE_LIMIT_PER_IP"])
+    if time.time() % 60 > 50:  # finish inside one fixed window
+        wait_until(lambda: time.time() % 60 < 50, timeout=12, interval=0.1, message="a fresh rate-limit window")
+    responses = [
+        requests.post(
+            f"{fs.base}/api/v1/events",
+            data=b"{}",
+            headers={"X-Write-Key": "wk_not_a_real_key", "Content-Type": "application/json"},
+            timeout=10,
+        )
+        for _ in range(limit + 5)
+    ]
+    codes = [r.status_code for r in responses]
+    assert 429 in codes, codes
+    first = codes.index(429)
+    assert first <= limit and set(codes[:first]) <= {401} and set(codes[first:]) == {429}, codes
+    limited = responses[first]
+    assert limited.json()["error"]["code"] == "rate_limited" and 1 <= int(limited.headers["Retry-After"]) <= 60
