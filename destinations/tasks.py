@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from destinations import services
 
 
 def deliver_events(event_ids: list[int]) -> None:
-    """Fast path: right after scheduling, send the new deliveries of these events."""
-    services.deliver_pending(event_ids=event_ids)
+    """Fast path: right after scheduling, send the new deliveries of these events (with
+    DELIVERY_COALESCE, every due delivery of their destinations: one task drains a backlog)."""
+    if settings.DELIVERY_COALESCE:
+        services.deliver_pending_for_events(event_ids=event_ids)
+    else:
+        services.deliver_pending(event_ids=event_ids)
 
 
 def deliver_deliveries(delivery_ids: list[int]) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from events import services
 
 
 def process_events(event_ids: list[int]) -> None:
-    services.process_events(event_ids)
+    services.process_events(event_ids, coalesce=settings.EVENTS_PROCESS_COALESCE)
 
 
 def requeue_unprocessed_events() -> None:

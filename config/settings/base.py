@@ -184,9 +184,12 @@ LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)  # failures per 
 LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
 AUTHENTICATION_BACKENDS = ["config.ratelimit.LoginThrottleBackend"]
 
-
 # Mount the benchmark-only endpoints (/bench/ceiling, see bench/endpoints.py). Never in production.
 BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
+
+# Most extra unprocessed events one processing task takes along (0 = only its own): at peak one
+# task resolves and schedules a batch instead of each single-event task paying for itself.
+EVENTS_PROCESS_COALESCE = env.int("EVENTS_PROCESS_COALESCE", default=500)
 
 # --- Identity resolution -------------------------------------------------------------
 # Click ids (gclid, fbclid, _kx, ...) link sessions only within this many days of each other.
@@ -225,6 +228,9 @@ DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=10)
 DELIVERY_RETRY_JITTER = env.float("DELIVERY_RETRY_JITTER", default=0.2)
 DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=200)  # deliveries claimed per batch
 DELIVERY_THREADS = env.int("DELIVERY_THREADS", default=16)  # concurrent requests per worker
+# The per-event fast-path task sends every due delivery of the destination, not only its own:
+# at peak one task drains the backlog in batches instead of one claim/send/record per event.
+DELIVERY_COALESCE = env.bool("DELIVERY_COALESCE", default=True)
 DELIVERY_BULK_THRESHOLD = env.int("DELIVERY_BULK_THRESHOLD", default=50)  # due Klaviyo rows -> bulk job
 DELIVERY_TASK_BUDGET_SECONDS = env.float("DELIVERY_TASK_BUDGET_SECONDS", default=40.0)  # < Q_TIMEOUT
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=300)

@@ -1,6 +1,6 @@
 """Destination services: scheduling, the delivery engine and staff operations."""
 
-from destinations.services.engine import claim_deliveries, deliver_pending, send_batch
+from destinations.services.engine import claim_deliveries, deliver_pending, deliver_pending_for_events, send_batch
 from destinations.services.operations import (
     TestResult,
     create_destination,
@@ -19,6 +19,7 @@ __all__ = [
     "claim_deliveries",
     "create_destination",
     "deliver_pending",
+    "deliver_pending_for_events",
     "prune_delivery_attempts",
     "replay_dead_deliveries",
     "replay_delivery",

@@ -116,6 +116,25 @@ def deliver_pending(
     return totals
 
 
+def deliver_pending_for_events(*, event_ids: Sequence[int], budget_seconds: float | None = None) -> Counter:
+    """Send every due delivery of the destinations these events were scheduled for.
+
+    At peak every ingest request queues its own task; the first one to run drains what is
+    due for the destination in batches of DELIVERY_BATCH_SIZE (claims are conditional
+    updates, so concurrent tasks share the backlog) and the later ones find little or
+    nothing left, instead of each paying a claim/send/record round for one delivery.
+    """
+    budget = settings.DELIVERY_TASK_BUDGET_SECONDS if budget_seconds is None else budget_seconds
+    deadline = time.time() + budget
+    destination_ids = (
+        Delivery.objects.filter(event_id__in=list(event_ids)).values_list("destination_id", flat=True).distinct()
+    )
+    totals: Counter = Counter()
+    for destination_id in sorted(destination_ids):
+        totals += deliver_pending(destination_id=destination_id, budget_seconds=max(0.0, deadline - time.time()))
+    return totals
+
+
 def _plans(destination: Destination, client: DestinationClient, deliveries: Sequence[Delivery]) -> list[Plan]:
     from destinations.models import SyncedProfile
 
