@@ -59,7 +59,7 @@ def receive_loop_webhook(*, token: str, body: bytes, signature: str | None) -> W
                 topic=parse_text(payload.get("topic"))[:64],
                 trigger=trigger[:64],
                 return_id=mapping.return_id_of(payload, trigger)[:64],
-                body=body.decode("utf-8", errors="replace"),
+                body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),  # PostgreSQL text: no NUL
                 body_sha256=digest,
                 signature_valid=True,
             )
@@ -108,12 +108,32 @@ def prune_loop_webhooks(*, days: int | None = None) -> int:
     return deleted
 
 
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _load_payload(body: bytes | str) -> dict[str, Any] | None:
+    """The body as a JSON object, or None: not strict JSON (NaN/Infinity too), not UTF-8, nested
+    too deep, or holding what the JSON columns cannot store (NUL, lone surrogates on PostgreSQL)."""
     try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep to parse
+        payload = json.loads(body, parse_constant=_reject_constant)
+        if _has_nul(payload):
+            return None
+        # 1e999 parses to inf (no JSON column takes it); lone surrogates raise UnicodeEncodeError
+        json.dumps(payload, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (ValueError, RecursionError):
         return None
     return payload if isinstance(payload, dict) else None
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 # --- Processing ---------------------------------------------------------------------
