@@ -233,6 +233,30 @@ def test_loop_webhook_hostile_signed_bodies_are_stored_and_never_500(
     assert webhook.state in ("failed", "ignored")
 
 
+RETURN_PREFIX = b'{"topic": "return", "trigger": "return.created", "id": "77", "state": "open", "customer": '
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"NaN", b"Infinity", b"-Infinity", b"1e999999", b'"a\\u0000b"', b'"\\ud800"', b'"\x00"', b'{"\\u0000": 1}'],
+    ids=["nan", "inf", "-inf", "overflow", "nul-escape", "lone-surrogate", "nul-byte", "nul-key"],
+)
+def test_loop_webhook_signed_return_with_unstorable_values_fails_cleanly(
+    client, merchant, value, django_capture_on_commit_callbacks
+):
+    """Values Python's json accepts but JSON columns do not (PostgreSQL: NUL, lone surrogates;
+    both: NaN/Infinity) used to crash processing with IntegrityError/DataError."""
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _loop(client, merchant, RETURN_PREFIX + value + b"}")
+    assert response.status_code == 200, response.content[:300]
+    webhook = LoopWebhook.objects.get()
+    if value == b'"\x00"':  # a raw NUL byte is stored as U+FFFD (text columns take no NUL), then processed
+        assert webhook.state == "processed" and "\x00" not in webhook.body and "\ufffd" in webhook.body
+        return
+    assert (webhook.state, webhook.error) == ("failed", "The body is not a JSON object.")
+    assert not Event.objects.exists()
+
+
 def test_loop_webhook_unsigned_hostile_body_is_401_and_not_parsed(client, merchant):
     url = f"/api/v1/returns/loop/{merchant.returns_webhook_token}"
     response = client.post(url, data=b"[" * 10_000, content_type="application/json")
