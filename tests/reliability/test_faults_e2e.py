@@ -16,6 +16,7 @@ import os
 import signal
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -272,8 +273,10 @@ def test_fault_dead_after_the_schedule_ends_is_visible_and_replay_delivers_once(
     )
     assert errors and all(e.startswith("gave up after 40 attempts") for (e,) in errors), errors
     fs.heal()
-    for kind, destination_id in fs.destinations.items():
-        fs.stack.manage("replay_deliveries", "--destination", str(destination_id))
+    with ThreadPoolExecutor(max_workers=2) as pool:  # the operator's command, once per destination
+        list(
+            pool.map(lambda d: fs.stack.manage("replay_deliveries", "--destination", str(d)), fs.destinations.values())
+        )
     fs.wait_delivered(prefix, 3, timeout=30)
     fs.assert_exactly_once(ids)
 
