@@ -95,3 +95,33 @@ def test_burst_backlog_drains_oldest_first_is_shown_in_the_admin_and_nothing_exp
     assert set(Delivery.objects.values_list("status", flat=True)) == {"succeeded"}
     assert set(fake.state.klaviyo_events) == set(oldest_first)
     assert len(fake.requests_to("/api/events", status=202)) == BURST  # each sent once
+
+
+def test_dead_letters_are_listed_in_the_admin_and_the_replay_action_delivers_once(
+    client, admin_client, merchant, fake, settings, django_capture_on_commit_callbacks
+):
+    settings.DELIVERY_MAX_ATTEMPTS = 2
+    settings.DELIVERY_RETRY_BASE_SECONDS = 0
+    create_destination(merchant, kind="klaviyo", api_key="pk_test_deadletter_01")
+    ids = _burst(client, merchant)[:3]
+    Delivery.objects.exclude(event__event_id__in=ids).delete()
+    fake.configure(fail_every=1)
+    for _ in range(2):  # the whole schedule, every try a 500
+        deliver_pending(budget_seconds=5)
+        Delivery.objects.filter(status="pending").update(next_attempt_at=timezone.now())
+    assert set(Delivery.objects.values_list("status", "attempts")) == {("dead", 2)}
+
+    dead = admin_client.get(reverse("admin:destinations_delivery_changelist"), {"status__exact": "dead"})
+    html = dead.content.decode()
+    assert "3 deliveries" in html and "gave up after 2 attempts" in html
+
+    fake.configure(fail_every=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:destinations_delivery_changelist"),
+            {"action": "replay", "_selected_action": list(Delivery.objects.values_list("pk", flat=True))},
+        )
+    assert response.status_code == 302
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"succeeded"}
+    assert set(fake.state.klaviyo_events) == set(ids)
+    assert len(fake.requests_to("/api/events", status=202)) == 3
