@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -12,6 +13,7 @@ from django.utils.safestring import mark_safe
 from events.models import Merchant
 
 MAX_WRITE_KEY_LENGTH = 64
+WRITE_KEY_PATTERN = re.compile(r"wk_[A-Za-z0-9_-]+")  # new_write_key(): "wk_" + token_urlsafe
 
 
 def get_returns_webhook_url(merchant: Merchant) -> str:
@@ -35,8 +37,8 @@ def merchant_credentials(merchant: Merchant) -> dict[str, object]:
 
 def get_merchant_by_write_key(write_key: str) -> Merchant | None:
     """The active merchant owning this key (one indexed lookup); junk keys cost no query."""
-    if not write_key.startswith("wk_") or len(write_key) > MAX_WRITE_KEY_LENGTH:
-        return None
+    if len(write_key) > MAX_WRITE_KEY_LENGTH or not WRITE_KEY_PATTERN.fullmatch(write_key):
+        return None  # junk (NUL bytes, spaces, other alphabets) never reaches the database
     return Merchant.objects.filter(write_key=write_key, is_active=True).first()
 
 

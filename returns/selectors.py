@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,11 +13,12 @@ from returns.models import LoopReturn, LoopWebhook, WebhookState
 
 PRODUCT_EVENT_TYPES = (EventType.VIEW_CONTENT, EventType.ADD_TO_CART)
 PRODUCT_LOOKUP_LIMIT = 500
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]+")  # new_webhook_token(): token_urlsafe
 
 
 def get_merchant_by_webhook_token(token: str) -> Merchant | None:
-    if not token:
-        return None
+    if not token or len(token) > 64 or not TOKEN_PATTERN.fullmatch(token):
+        return None  # junk from the URL (NUL via %00, ...) never reaches the database
     return Merchant.objects.filter(returns_webhook_token=token, is_active=True).first()
 
 
