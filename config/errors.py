@@ -9,8 +9,9 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.db import DatabaseError
-from django.http import Http404
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
@@ -77,7 +78,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         if getattr(exc, "wait", None):
             headers["Retry-After"] = str(int(exc.wait))
         return Response(error_body(_drf_code(exc), str(exc.detail)), status=exc.status_code, headers=headers)
-    if isinstance(exc, DatabaseError):
+    if isinstance(exc, OperationalError | InterfaceError):  # the database is unreachable, not a bad query
         logger.exception("database unavailable")
         return Response(
             error_body("service_unavailable", "Temporarily unavailable, please retry."),
@@ -85,3 +86,24 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             headers={"Retry-After": "5"},
         )
     return None
+
+
+# --- Django-level handlers (URLs no DRF view matched, crashes outside DRF) -------------------
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: the error envelope under /api/, Django's page elsewhere."""
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error_view(request: HttpRequest) -> HttpResponse:
+    """handler500: the error envelope under /api/ (the exception is logged by Django)."""
+    if _is_api(request):
+        return JsonResponse(error_body("server_error", "Internal error."), status=500)
+    return defaults.server_error(request)

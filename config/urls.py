@@ -19,3 +19,6 @@ urlpatterns = [
 
 if settings.BENCH_ENDPOINTS:  # benchmark-only ceiling endpoint (bench/endpoints.py), off by default
     urlpatterns.append(path("bench/", include("bench.endpoints")))
+
+handler404 = "config.errors.not_found_view"
+handler500 = "config.errors.server_error_view"
