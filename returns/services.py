@@ -30,6 +30,7 @@ PROCESS_TASK = "returns.tasks.process_loop_webhook"
 BACKFILL_BATCH = 200
 STALE_AFTER = timedelta(minutes=5)  # a received webhook not processed by then lost its task
 SWEEP_LIMIT = 500
+MAX_RETURN_ID = 64
 
 
 @dataclass(slots=True)
@@ -161,6 +162,8 @@ def _process_return(webhook: LoopWebhook, payload: dict[str, Any], trigger: str)
     return_id = mapping.return_id_of(payload, trigger)
     if not return_id:
         return _finish(webhook, WebhookState.FAILED, error="The return payload has no id.")
+    if len(return_id) > MAX_RETURN_ID:  # LoopReturn.return_id is 64 characters (PostgreSQL enforces it)
+        return _finish(webhook, WebhookState.FAILED, error=f"The return id is longer than {MAX_RETURN_ID} characters.")
     with transaction.atomic():
         upsert_loop_return(webhook.merchant, payload=payload)
         _record(webhook, trigger, payload=payload, ret=payload)
@@ -304,7 +307,7 @@ def backfill_returns(merchant: Merchant, *, returns: Iterable[Mapping[str, Any]]
     batch: list[NewEvent] = []
     for ret in returns:
         summary.returns_read += 1
-        if not isinstance(ret, Mapping) or not parse_id(ret.get("id")):
+        if not isinstance(ret, Mapping) or not 0 < len(parse_id(ret.get("id"))) <= MAX_RETURN_ID:
             summary.returns_skipped += 1
             summary.skipped_reasons.append(f"item {summary.returns_read}: no return id")
             continue
