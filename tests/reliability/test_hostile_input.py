@@ -145,6 +145,13 @@ def test_ingest_junk_write_keys_are_401(client, key):
     assert_envelope(response, 401)
 
 
+@pytest.mark.parametrize("key", ["wk_\u0000abc", "wk_abc\u0000", "wk_ab cd", "wk_\u00e9"])
+def test_ingest_write_key_in_the_body_with_nul_or_junk_is_401_not_a_database_error(client, key):
+    """PostgreSQL refuses NUL in a text parameter (DataError): such keys never reach the database."""
+    body = json.dumps({**_event(), "writeKey": key})
+    assert_envelope(client.post(INGEST, data=body, content_type="application/json"), 401, "write_key_invalid")
+
+
 def test_ingest_sql_and_html_everywhere_is_stored_verbatim_and_escaped_in_the_admin(client, admin_client, merchant):
     event = _event(
         event_id=HOSTILE[:120],
@@ -257,8 +264,38 @@ def test_loop_webhook_signed_return_with_unstorable_values_fails_cleanly(
     assert not Event.objects.exists()
 
 
+@pytest.mark.parametrize("token", ["%00", "abc%00def", "a" * 300, "%E2%80%AE", "..%2F..%2Fadmin"])
+def test_loop_webhook_junk_tokens_are_404(client, token):
+    response = client.post(f"/api/v1/returns/loop/{token}", data=b"{}", content_type="application/json")
+    assert_envelope(response, 404, "not_found")
+
+
+def test_loop_webhook_return_id_longer_than_the_column_fails_cleanly(
+    client, merchant, django_capture_on_commit_callbacks
+):
+    body = RETURN_PREFIX.replace(b'"id": "77"', b'"id": "' + b"9" * 80 + b'"') + b'"ann@example.com"}'
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _loop(client, merchant, body).status_code == 200
+    webhook = LoopWebhook.objects.get()
+    assert (webhook.state, webhook.error) == ("failed", "The return id is longer than 64 characters.")
+
+
 def test_loop_webhook_unsigned_hostile_body_is_401_and_not_parsed(client, merchant):
     url = f"/api/v1/returns/loop/{merchant.returns_webhook_token}"
     response = client.post(url, data=b"[" * 10_000, content_type="application/json")
     assert_envelope(response, 401, "invalid_signature")
     assert not LoopWebhook.objects.exists()
+
+
+def test_unknown_api_urls_are_404_in_the_envelope_and_other_urls_keep_the_html_page(client):
+    assert_envelope(client.post("/api/v1/nope", data=b"{}", content_type="application/json"), 404, "not_found")
+    assert_envelope(client.get("/api/v1/returns/loop/a/b"), 404, "not_found")
+    assert client.get("/nope")["Content-Type"].startswith("text/html")
+
+
+def test_a_database_error_that_is_not_an_outage_is_not_reported_as_retryable(rf):
+    from django.db import DataError
+
+    from config.errors import api_exception_handler
+
+    assert api_exception_handler(DataError("value too long"), {}) is None  # a logged 500, not a 503
