@@ -44,6 +44,20 @@ def fuzz_merchant(db):
     return MerchantFactory()
 
 
+@pytest.fixture
+def keep_test_connection():
+    """Raw WSGI calls end with close_old_connections, which closes the test's transaction-wrapped
+    PostgreSQL connection; Django's test Client disconnects it the same way."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
 def _schema_operations() -> list:
     schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
     return [result.ok() for result in schema.get_all_operations()]
@@ -55,7 +69,7 @@ def test_schema_covers_the_ingest_and_returns_operations(db):
 
 
 @pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/returns/loop/{token}"])
-def test_schema_generated_requests_never_500_and_errors_use_the_envelope(fuzz_merchant, path):
+def test_schema_generated_requests_never_500_and_errors_use_the_envelope(fuzz_merchant, keep_test_connection, path):
     """schemathesis builds requests from the project's /api/schema/ (bodies, headers, parameters)
     and sends them to the WSGI app in-process; the pytest plugin is not used (pytest 9)."""
     (operation,) = [op for op in _schema_operations() if op.path == path]
