@@ -109,7 +109,10 @@ Q_CLUSTER = {
     "retry": env.int("Q_RETRY", default=90),
     "max_attempts": 1,
     "ack_failures": True,
-    "save_limit": env.int("Q_SAVE_LIMIT", default=250),
+    # -1: successful task results are not stored (failures are). Storing them costs a locked read of
+    # every stored success plus a delete and an insert per task: ~100 tasks/s per cluster instead of ~800.
+    # What a task did is our own data (processed_at, Delivery, DeliveryAttempt).
+    "save_limit": env.int("Q_SAVE_LIMIT", default=-1),
     "catch_up": False,
     "poll": env.float("Q_POLL", default=0.1),
     "sync": env.bool("Q_SYNC", default=False),
@@ -258,6 +261,8 @@ LOGGING = {
     "loggers": {
         "django.server": {"level": "WARNING"},
         "django_q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")},
+        # django-q2 logs under "django-q" (one INFO line per enqueued task otherwise).
+        "django-q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")},
     },
 }
 
