@@ -148,6 +148,8 @@ def machine() -> dict[str, Any]:
         "cpu": model.group(1).strip() if model else platform.processor(),
         "python": platform.python_version(),
         "kernel": platform.release(),
+        # Other processes (e.g. test suites) competing for the cores when the result was written.
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
     }
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
 import os
 import signal
 import statistics
@@ -217,6 +218,27 @@ def summarise(arrivals: Arrivals, offered: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def in_child(fn: Any, *args: Any) -> Any:
+    """Run the load generator in a forked process: its threads must not share a GIL with the fake."""
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+
+    def target() -> None:
+        sender.send(fn(*args))
+        sender.close()
+
+    process = ctx.Process(target=target, daemon=True)
+    process.start()
+    try:
+        if not receiver.poll(600):
+            raise TimeoutError("load generator did not finish")
+        return receiver.recv()
+    finally:
+        process.join(timeout=30)
+        if process.is_alive():
+            process.kill()
+
+
 def start_clusters(env: dict[str, str], count: int, logdir: Path) -> list[subprocess.Popen]:
     procs = []
     for i in range(count):
@@ -248,7 +270,7 @@ def one_run(label: str, base_env: dict[str, str], arrivals: Arrivals, *, broker:
     try:
         roots = {"web": server.pid, **{f"worker{i}": p.pid for i, p in enumerate(workers)}}
         with RssSampler(roots) as rss:
-            offered = load(int(url.rsplit(":", 1)[1]))
+            offered = in_child(load, int(url.rsplit(":", 1)[1]))
             settle(arrivals, offered["sent"], timeout=60)
         result = {"run": label, "broker": broker, "clusters": clusters, **summarise(arrivals, offered)}
         result["rss_mb_peak"] = rss.max_by_label()
@@ -279,7 +301,7 @@ def main() -> None:
             Q_LOG_LEVEL="ERROR",
             INGEST_RATE_LIMIT_PER_IP="1000000000",
             INGEST_RATE_LIMIT_PER_KEY="1000000000",
-            GUNICORN_WORKERS=os.environ.get("GUNICORN_WORKERS", "3"),
+            GUNICORN_WORKERS=os.environ.get("GUNICORN_WORKERS", str((os.cpu_count() or 1) * 2)),
         )
         manage(env, "migrate", "--noinput")
         manage(env, "createcachetable")

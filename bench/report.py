@@ -201,6 +201,12 @@ def render() -> str:
         + ", ".join(f" {n} {d.get('run_at') or d.get('measured_at', '?')}" for n, d in docs.items() if d)
         + ".",
         "",
+        "Load average (1/5/15 min) when each result was written: "
+        + "; ".join(
+            f"{n} {d['machine'].get('load_average_1_5_15', '?')}" for n, d in docs.items() if d and d.get("machine")
+        )
+        + " (2 cores: above 2 means processes outside the benchmark were competing for them).",
+        "",
     ]
     targets: list[tuple[str, str, str]] = []
     for name, section in (
