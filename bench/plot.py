@@ -60,9 +60,12 @@ def latency_plot(doc: dict) -> Path:
         values = [max(r["latency_ms"][key], 1) for r in runs]
         ax.bar([x + (i - 1) * width for x in range(len(runs))], values, width, label=key)
     ax.axhline(1000, color="grey", linestyle=":", label="p95 target 1 s")
-    ax.set_xticks(range(len(runs)), labels, fontsize=8)
+    ax.set_xticks(range(len(runs)), [label.replace("-redis", "\nredis") for label in labels], fontsize=7)
     ax.set(yscale="log", ylabel="pixel POST -> arrival at fake Klaviyo (ms)")
-    ax.set_title(f"End-to-end latency percentiles (steady runs at {doc['offered_rate_per_second']:.0f} events/s)")
+    ax.set_title(
+        f"End-to-end latency percentiles (steady: {doc['offered_rate_per_second']:.0f} events/s offered;"
+        f" burst: {doc['burst_events']:,} events at once)"
+    )
     ax.legend(fontsize=8)
     fig.suptitle(_subtitle(doc), fontsize=8)
     fig.tight_layout()
