@@ -39,7 +39,9 @@ def get_merchant_by_write_key(write_key: str) -> Merchant | None:
     """The active merchant owning this key (one indexed lookup); junk keys cost no query."""
     if len(write_key) > MAX_WRITE_KEY_LENGTH or not WRITE_KEY_PATTERN.fullmatch(write_key):
         return None  # junk (NUL bytes, spaces, other alphabets) never reaches the database
-    return Merchant.objects.filter(write_key=write_key, is_active=True).first()
+    # The webhook secret is encrypted: deferring it spares a Fernet decrypt per request.
+    merchants = Merchant.objects.filter(write_key=write_key, is_active=True).defer("returns_webhook_secret")
+    return next(iter(merchants), None)
 
 
 def is_origin_allowed_for_any_merchant(origin: str) -> bool:
