@@ -66,3 +66,20 @@ class EstimatedCountPaginator(Paginator):
             if estimate is not None and estimate >= self.exact_below:
                 return estimate
         return super().count
+
+
+class ReadOnlyAdminMixin:
+    """Rows written by services, never by hand: staff can view them, not add or edit."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class LogTableAdminMixin(ReadOnlyAdminMixin):
+    """Log tables (events, deliveries, webhooks, merges): read-only and never deleted by hand."""
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from config.admin import EstimatedCountPaginator, chip
+from config.admin import EstimatedCountPaginator, LogTableAdminMixin, chip
 from destinations import services
 from destinations.models import Delivery, DeliveryAttempt, Destination
 from events.models import Event, EventType
@@ -234,7 +234,7 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(LogTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "event_link",
@@ -272,15 +272,6 @@ class DeliveryAdmin(admin.ModelAdmin):
         "delivered_at",
     ]
     fields = readonly_fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_replay_permission(self, request) -> bool:
         return request.user.has_perm("destinations.change_delivery")

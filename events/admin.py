@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from config.admin import EstimatedCountPaginator, chip
+from config.admin import EstimatedCountPaginator, LogTableAdminMixin, chip
 from destinations.admin import DestinationInline, apply_new_api_keys, render_event_deliveries
 from destinations.models import Delivery, DeliveryStatus, Destination
 from events import dashboard, selectors, services, stream
@@ -231,7 +231,7 @@ def pretty_json(value) -> str:
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "received_at",
         "merchant",
@@ -278,15 +278,6 @@ class EventAdmin(admin.ModelAdmin):
         ("Raw payload (as received)", {"fields": ["raw_json"], "classes": ["collapse"]}),
         ("Deliveries and attempts", {"fields": ["deliveries_table"]}),
     ]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("merchant", "profile")

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from config.admin import EstimatedCountPaginator, chip
+from config.admin import EstimatedCountPaginator, LogTableAdminMixin, ReadOnlyAdminMixin, chip
 from events.models import Event
 from identity import services
 from identity.models import ErasureRecord, Identifier, Profile, ProfileMerge
@@ -33,7 +33,7 @@ class IdentifierInline(admin.TabularInline):
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "merchant", "email", "phone", "reidentified_at", "updated_at"]
     list_filter = ["merchant"]
     list_select_related = ["merchant"]
@@ -55,12 +55,6 @@ class ProfileAdmin(admin.ModelAdmin):
         "merge_history",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_forget_permission(self, request) -> bool:
         return request.user.has_perm("identity.delete_profile")
@@ -144,7 +138,7 @@ def _scrub_history(profile_id: int) -> None:
 
 
 @admin.register(ProfileMerge)
-class ProfileMergeAdmin(admin.ModelAdmin):
+class ProfileMergeAdmin(LogTableAdminMixin, admin.ModelAdmin):
     list_display = ["merged_at", "merchant", "from_profile_id", "into_profile_id", "identifier_type"]
     list_filter = ["identifier_type", "merchant"]
     list_select_related = ["merchant"]
@@ -152,27 +146,9 @@ class ProfileMergeAdmin(admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(ErasureRecord)
-class ErasureRecordAdmin(admin.ModelAdmin):
+class ErasureRecordAdmin(LogTableAdminMixin, admin.ModelAdmin):
     list_display = ["erased_at", "merchant", "profile_id", "identifiers_deleted", "events_deleted", "actor"]
     list_filter = ["merchant"]
     list_select_related = ["merchant"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

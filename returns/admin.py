@@ -7,7 +7,7 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from config.admin import EstimatedCountPaginator, chip
+from config.admin import EstimatedCountPaginator, LogTableAdminMixin, ReadOnlyAdminMixin, chip
 from returns import services
 from returns.models import LoopReturn, LoopWebhook
 
@@ -15,7 +15,7 @@ STATE_COLOURS = {"processed": "succeeded", "waiting": "held", "failed": "dead", 
 
 
 @admin.register(LoopWebhook)
-class LoopWebhookAdmin(admin.ModelAdmin):
+class LoopWebhookAdmin(LogTableAdminMixin, admin.ModelAdmin):
     list_display = ["received_at", "merchant", "trigger", "return_id", "state_chip", "signature_valid", "error"]
     list_filter = ["state", "trigger", "merchant", "signature_valid"]
     list_select_related = ["merchant"]
@@ -38,15 +38,6 @@ class LoopWebhookAdmin(admin.ModelAdmin):
         "body_pretty",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_reprocess_permission(self, request) -> bool:
         return request.user.has_perm("returns.change_loopwebhook")
@@ -74,7 +65,7 @@ class LoopWebhookAdmin(admin.ModelAdmin):
 
 
 @admin.register(LoopReturn)
-class LoopReturnAdmin(admin.ModelAdmin):
+class LoopReturnAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["return_id", "merchant", "state", "email", "loop_updated_at", "updated_at"]
     list_filter = ["state", "merchant"]
     list_select_related = ["merchant"]
@@ -93,9 +84,3 @@ class LoopReturnAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
