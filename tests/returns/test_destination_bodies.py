@@ -15,7 +15,7 @@ from destinations.models import Delivery, DeliveryStatus, Destination
 from tests.destinations.contract import KLAVIYO as KLAVIYO_SPEC
 from tests.destinations.contract import LOOPS as LOOPS_SPEC
 from tests.destinations.contract import validate_request
-from tests.returns.conftest import fixture_bytes
+from tests.returns.conftest import fixture_bytes, fixture_json
 
 pytestmark = pytest.mark.django_db
 
@@ -24,62 +24,8 @@ LOOPS = "https://app.loops.so"
 KLAVIYO_KEY = "pk_returns_0123456789"
 LOOPS_KEY = "loops_returns_0123456789"
 
-RETURN_PROPERTIES = {
-    "ReturnID": "1673",
-    "OrderName": "#1042",
-    "ShopifyOrderID": "5840219373812",
-    "ReturnState": "open",
-    "Outcome": "refund + exchange",
-    "RefundTotal": 64.5,
-    "ExchangeTotal": 54,
-    "GiftCardTotal": 0,
-    "Currency": "USD",
-    "ReturnReasons": ["Too small", "Arrived damaged"],
-    "Carrier": "",
-    "TrackingNumber": "",
-    "LabelStatus": "",
-    "LabelURL": "",
-    "StatusPageURL": "https://acme.loopreturns.com/#/return/b3e4764e-7adf-4b8c-802a-553305b6db49",
-    "IsGiftReturn": False,
-    "Items": [
-        {
-            "SKU": "TEE-BLK-M",
-            "ProductName": "Classic Tee",
-            "VariantTitle": "Black / M",
-            "ImageURL": "https://cdn.shopify.com/s/files/1/tee-black.jpg",
-            "Price": 54,
-            "Reason": "Too small",
-            "ParentReason": "Size",
-            "ProductID": "7001",
-            "VariantID": "41000000001",
-        },
-        {
-            "SKU": "CAP-NVY",
-            "ProductName": "Logo Cap",
-            "VariantTitle": "",
-            "ImageURL": "",
-            "Price": 64.5,
-            "Reason": "Arrived damaged",
-            "ParentReason": "Quality",
-            "ProductID": "7002",
-            "VariantID": "41000000002",
-        },
-    ],
-    "ItemNames": ["Classic Tee", "Logo Cap"],
-    "SKUs": ["TEE-BLK-M", "CAP-NVY"],
-    "ItemCount": 2,
-    "ExchangeItems": [
-        {
-            "ProductName": "Classic Tee",
-            "VariantTitle": "Black / L",
-            "SKU": "TEE-BLK-L",
-            "Price": 54,
-            "ProductID": "7001",
-            "VariantID": "41000000003",
-        }
-    ],
-    "ExchangeItemNames": ["Classic Tee"],
-}
+# What mapping.return_properties makes of fixtures/return_created.json (less "$value").
+RETURN_PROPERTIES = fixture_json("return_created.properties.json")
 
 
 @pytest.fixture(autouse=True)
