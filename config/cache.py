@@ -8,6 +8,7 @@ rate limiter. The pools were already shared; now the clients are too (they are t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
@@ -30,3 +31,16 @@ class SharedClientRedisCache(RedisCache):
     def __init__(self, server: Any, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = SharedClientRedisCacheClient
+
+    def incr_with_expiry(self, keys: Sequence[str], *, timeout: int) -> list[int]:
+        """INCR each counter and (re)set its expiry, all in one pipelined round trip.
+
+        Django's ``incr`` is EXISTS then INCRBY (and ``add`` a SET NX on a window's first
+        request): the ingest rate limiter paid up to six round trips per request for two counters.
+        """
+        pipe = self._cache.get_client(write=True).pipeline(transaction=False)
+        for key in keys:
+            full_key = self.make_and_validate_key(key)
+            pipe.incr(full_key)
+            pipe.expire(full_key, timeout)
+        return pipe.execute()[::2]

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
@@ -33,6 +34,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
+def log_request_fields(request: Any, **fields: Any) -> None:
+    """Add fields (counts, ids: never bodies or keys) to this request's one log line."""
+    request = getattr(request, "_request", request)  # DRF's Request wraps Django's
+    request.log_fields = {**getattr(request, "log_fields", {}), **fields}
+
+
 class RequestLogMiddleware:
     """Logs method, path (no query string: it may hold PII), status and duration."""
 
@@ -49,6 +56,7 @@ class RequestLogMiddleware:
                 "path": request.path,
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - start) * 1000, 1),
+                **getattr(request, "log_fields", {}),
             },
         )
         return response

@@ -2,9 +2,9 @@
 
 - Ingest: fixed one-minute windows per write key and per client IP
   (INGEST_RATE_LIMIT_PER_KEY / INGEST_RATE_LIMIT_PER_IP requests per minute, 0 disables).
-  Counters are ``cache.add`` + ``cache.incr``: atomic on Redis; on the database cache
-  ``incr`` is a read-then-write, so concurrent requests may be under-counted slightly
-  (the limit is a guard rail, not a quota).
+  On Redis both counters are one pipelined INCR + EXPIRE round trip (atomic). On the
+  database cache they are ``cache.add`` + ``cache.incr``, a read-then-write, so concurrent
+  requests may be under-counted slightly (the limit is a guard rail, not a quota).
 - Admin login: after LOGIN_FAILURE_LIMIT failed logins for one IP + username, that pair
   is locked out for LOGIN_LOCKOUT_MINUTES (``LoginThrottleBackend``).
 
@@ -19,6 +19,7 @@ import hashlib
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,20 +89,37 @@ def _incr(key: str, *, timeout: int) -> int:
         return cache.incr(key)
 
 
-def hit(scope: str, ident: str, *, limit: int, now: float | None = None) -> Decision:
-    """Count one request of ``ident`` in the current window; fails open if the cache is unreachable."""
-    if limit <= 0:
-        return Decision(True, 0)
+def _count(keys: list[str], *, timeout: int) -> list[int]:
+    """Increment every counter: one round trip on Redis (config.cache), one incr each otherwise."""
+    incr_many = getattr(cache, "incr_with_expiry", None)
+    if incr_many is not None:
+        return incr_many(keys, timeout=timeout)
+    return [_incr(key, timeout=timeout) for key in keys]
+
+
+def hit_many(hits: Sequence[tuple[str, str, int]], *, now: float | None = None) -> list[Decision]:
+    """Count one request for each (scope, ident, limit); fails open if the cache is unreachable."""
     now = time.time() if now is None else now
-    key = f"rl:{scope}:{digest(ident)}:{window_start(now)}"
+    active = [i for i, (_, _, limit) in enumerate(hits) if limit > 0]
+    decisions = [Decision(True, 0) for _ in hits]
+    if not active:
+        return decisions
+    keys = [f"rl:{hits[i][0]}:{digest(hits[i][1])}:{window_start(now)}" for i in active]
     try:
-        count = _incr(key, timeout=WINDOW_SECONDS + 5)
+        counts = _count(keys, timeout=WINDOW_SECONDS + 5)
     except DatabaseError:
         raise  # the database cache is the database: the request cannot be served anyway (503)
     except Exception:  # a cache outage (Redis) must not take ingest down
         logger.warning("rate limit cache unavailable; request allowed", exc_info=True)
-        return Decision(True, 0)
-    return decide(count, limit=limit, now=now)
+        return decisions
+    for i, count in zip(active, counts, strict=True):
+        decisions[i] = decide(count, limit=hits[i][2], now=now)
+    return decisions
+
+
+def hit(scope: str, ident: str, *, limit: int, now: float | None = None) -> Decision:
+    """Count one request of ``ident`` in the current window."""
+    return hit_many([(scope, ident, limit)], now=now)[0]
 
 
 def _raise_limited(decision: Decision, what: str) -> None:
@@ -118,18 +136,18 @@ def request_ip(request: Any) -> str:
     )
 
 
-def check_ingest_ip(request: Any) -> None:
-    """Before authentication: one count per request from this client IP."""
-    decision = hit("ingest-ip", request_ip(request), limit=settings.INGEST_RATE_LIMIT_PER_IP)
-    if not decision.allowed:
-        _raise_limited(decision, "client address")
+def check_ingest(request: Any, *, write_key: str | None = None) -> None:
+    """One count per ingest request for the client IP and, once authenticated, the write key.
 
-
-def check_ingest_key(write_key: str) -> None:
-    """After authentication: one count per request with this write key."""
-    decision = hit("ingest-key", write_key, limit=settings.INGEST_RATE_LIMIT_PER_KEY)
-    if not decision.allowed:
-        _raise_limited(decision, "write key")
+    Both counters are taken together (one Redis round trip); a request refused before
+    authentication (bad key, bad body) still counts against its IP.
+    """
+    hits = [("ingest-ip", request_ip(request), settings.INGEST_RATE_LIMIT_PER_IP)]
+    if write_key is not None:
+        hits.append(("ingest-key", write_key, settings.INGEST_RATE_LIMIT_PER_KEY))
+    for decision, what in zip(hit_many(hits), ("client address", "write key"), strict=False):
+        if not decision.allowed:
+            _raise_limited(decision, what)
 
 
 # --- Admin login throttling -------------------------------------------------------------

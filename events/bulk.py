@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 import orjson
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Field
 from django.utils import timezone
 
@@ -97,37 +98,46 @@ def _column(name: str) -> str:
 
 def _insert_postgresql(merchant: Merchant, events: Sequence[NewEvent]) -> list[int]:
     constants = _constant_columns(merchant)
+    params = [value for _, value in constants] + [_document(events, lambda ts: ts.isoformat())]
+    with connection.cursor() as cursor:
+        cursor.execute(_postgresql_sql(tuple(c for c, _ in constants)), params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+@cache  # built once per process: the statement only depends on the model's columns
+def _postgresql_sql(constant_columns: tuple[str, ...]) -> str:
     types = ", ".join(f"{name} {'jsonb' if name in JSON_FIELDS else 'text'}" for name in PER_EVENT_FIELDS)
     types = types.replace("timestamp text", "timestamp timestamptz")
-    columns = [_column(n) for n in PER_EVENT_FIELDS] + [connection.ops.quote_name(c) for c, _ in constants]
-    select = [f"r.{n}" for n in PER_EVENT_FIELDS] + ["%s"] * len(constants)
-    sql = (
+    columns = [_column(n) for n in PER_EVENT_FIELDS] + [connection.ops.quote_name(c) for c in constant_columns]
+    select = [f"r.{n}" for n in PER_EVENT_FIELDS] + ["%s"] * len(constant_columns)
+    return (
         f"INSERT INTO {Event._meta.db_table} ({', '.join(columns)}) "  # noqa: S608 - identifiers from the model
         f"SELECT {', '.join(select)} FROM jsonb_to_recordset(%s::jsonb) AS r({types}) "
         f"ON CONFLICT (merchant_id, event_id) DO NOTHING RETURNING id"
     )
-    params = [value for _, value in constants] + [_document(events, lambda ts: ts.isoformat())]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
 
 
 def _insert_sqlite(merchant: Merchant, events: Sequence[NewEvent]) -> list[int]:
     constants = _constant_columns(merchant)
-    columns = [_column(n) for n in PER_EVENT_FIELDS] + [connection.ops.quote_name(c) for c, _ in constants]
-    select = [f"json_extract(value, '$.{n}')" for n in PER_EVENT_FIELDS] + ["%s"] * len(constants)
-    sql = (
+    document = _document(events, connection.ops.adapt_datetimefield_value)
+    params = [value for _, value in constants] + [document]
+    with connection.cursor() as cursor:
+        cursor.execute(_sqlite_sql(tuple(c for c, _ in constants)), params)
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+@cache
+def _sqlite_sql(constant_columns: tuple[str, ...]) -> str:
+    columns = [_column(n) for n in PER_EVENT_FIELDS] + [connection.ops.quote_name(c) for c in constant_columns]
+    select = [f"json_extract(value, '$.{n}')" for n in PER_EVENT_FIELDS] + ["%s"] * len(constant_columns)
+    return (
         f"INSERT INTO {Event._meta.db_table} ({', '.join(columns)}) "  # noqa: S608 - identifiers from the model
         f"SELECT {', '.join(select)} FROM json_each(%s) WHERE true "
         f"ON CONFLICT (merchant_id, event_id) DO NOTHING RETURNING id"
     )
-    document = _document(events, connection.ops.adapt_datetimefield_value)
-    params = [value for _, value in constants] + [document]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return sorted(row[0] for row in cursor.fetchall())
 
 
+@transaction.atomic  # several statements, unlike the one-statement inserters above
 def _insert_orm(merchant: Merchant, events: Sequence[NewEvent]) -> list[int]:
     existing = set(
         Event.objects.filter(merchant=merchant, event_id__in=[e.event_id for e in events]).values_list(

@@ -102,6 +102,10 @@ class Event(models.Model):
             models.Index(fields=["merchant", "-received_at"], name="event_merchant_recent"),
             models.Index(fields=["profile", "timestamp"], name="event_profile_time"),
             models.Index(fields=["merchant", "anonymous_id"], name="event_merchant_anon"),
+            # What processing tasks claim: small, it only holds the events not processed yet.
+            models.Index(
+                fields=["received_at", "id"], name="event_unprocessed", condition=models.Q(processed_at__isnull=True)
+            ),
         ]
 
     def __str__(self) -> str:

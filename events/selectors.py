@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -35,13 +36,40 @@ def merchant_credentials(merchant: Merchant) -> dict[str, object]:
 # --- Ingest ------------------------------------------------------------------------
 
 
+MERCHANT_CACHE_MAX_ENTRIES = 10_000
+# write key -> (monotonic expiry, merchant or None): this process's memory of recent lookups.
+_merchants_by_key: dict[str, tuple[float, Merchant | None]] = {}
+
+
 def get_merchant_by_write_key(write_key: str) -> Merchant | None:
-    """The active merchant owning this key (one indexed lookup); junk keys cost no query."""
+    """The active merchant owning this key; junk keys cost no query.
+
+    Answers are remembered in this process for INGEST_MERCHANT_CACHE_SECONDS (0 disables):
+    single-event ingest paid an indexed query per request for the same few keys. A change
+    saved in this process forgets them at once (``forget_cached_merchants``, connected to
+    Merchant saves); other processes see a rotated key or a deactivated merchant within
+    that many seconds.
+    """
     if len(write_key) > MAX_WRITE_KEY_LENGTH or not WRITE_KEY_PATTERN.fullmatch(write_key):
         return None  # junk (NUL bytes, spaces, other alphabets) never reaches the database
-    # The webhook secret is encrypted: deferring it spares a Fernet decrypt per request.
+    now = time.monotonic()
+    remembered = _merchants_by_key.get(write_key)
+    if remembered is not None and remembered[0] > now:
+        return remembered[1]
+    # The webhook secret is encrypted: deferring it spares a Fernet decrypt per lookup.
     merchants = Merchant.objects.filter(write_key=write_key, is_active=True).defer("returns_webhook_secret")
-    return next(iter(merchants), None)
+    merchant = next(iter(merchants), None)
+    ttl = settings.INGEST_MERCHANT_CACHE_SECONDS
+    if ttl > 0:
+        if len(_merchants_by_key) >= MERCHANT_CACHE_MAX_ENTRIES:
+            _merchants_by_key.clear()  # bounded: a flood of made-up keys cannot grow it
+        _merchants_by_key[write_key] = (now + ttl, merchant)
+    return merchant
+
+
+def forget_cached_merchants(**_: object) -> None:
+    """Drop this process's remembered write-key lookups (a merchant was saved or deleted)."""
+    _merchants_by_key.clear()
 
 
 def is_origin_allowed_for_any_merchant(origin: str) -> bool:

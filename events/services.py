@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.queue import enqueue_on_commit
+from config.queue import enqueue_on_commit, enqueue_once_on_commit, task_started
 from events.bulk import insert_events
 from events.exceptions import EventInvalidError
 from events.ingest import parse_event, split_payload
@@ -43,6 +43,16 @@ class IngestResult:
     accepted: int
     duplicates: int
     errors: list[EventError] = field(default_factory=list)
+    received: int = 0
+
+    def log_fields(self) -> dict[str, int]:
+        """What the request's log line says of the batch (never its content)."""
+        return {
+            "received": self.received,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "invalid": len(self.errors),
+        }
 
     @property
     def all_invalid(self) -> bool:
@@ -104,18 +114,9 @@ def ingest_events(merchant: Merchant, *, payload: Any) -> IngestResult:
         except EventInvalidError as exc:
             errors.append(EventError(index=index, code=exc.code, message=exc.message))
     recorded = record_events(merchant, events=valid)
-    result = IngestResult(accepted=recorded.accepted, duplicates=recorded.duplicates, errors=errors)
-    logger.info(
-        "events ingested",
-        extra={
-            "merchant_id": merchant.pk,
-            "received": len(raw_events),
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-            "invalid": len(errors),
-        },
+    return IngestResult(
+        accepted=recorded.accepted, duplicates=recorded.duplicates, errors=errors, received=len(raw_events)
     )
-    return result
 
 
 def record_events(merchant: Merchant, *, events: Sequence[NewEvent]) -> RecordResult:
@@ -129,11 +130,33 @@ def record_events(merchant: Merchant, *, events: Sequence[NewEvent]) -> RecordRe
         unique.setdefault(event.event_id, event)
     if not unique:
         return RecordResult(accepted=0, duplicates=0, event_ids=[])
-    with transaction.atomic():
-        ids = insert_events(merchant, list(unique.values()))
-        if ids:
-            enqueue_on_commit("events.tasks.process_events", ids)
+    # One statement, so no transaction of our own (it saves BEGIN and the autocommit toggles);
+    # the task is queued once the row is committed (at once, or when an outer atomic commits).
+    ids = insert_events(merchant, list(unique.values()))
+    if ids:
+        queue_processing(ids)
     return RecordResult(accepted=len(ids), duplicates=len(events) - len(ids), event_ids=ids)
+
+
+PROCESS_TASK = "events.tasks.process_events"
+PROCESS_PENDING_KEY = "events:process-pending"
+PROCESS_PENDING_SECONDS = 10
+
+
+def queue_processing(event_ids: Sequence[int]) -> None:
+    """Queue processing of freshly stored events, unless a processing task is queued and not started.
+
+    That task takes these events along when it starts (``process_events`` with coalesce): at
+    peak one task per batch of arrivals instead of one per request.
+    """
+    enqueue_once_on_commit(
+        PROCESS_TASK, list(event_ids), pending_key=PROCESS_PENDING_KEY, pending_seconds=PROCESS_PENDING_SECONDS
+    )
+
+
+def processing_started() -> None:
+    """A processing task starts: events stored from now on queue a task of their own."""
+    task_started(PROCESS_PENDING_KEY)
 
 
 def process_events(event_ids: Sequence[int], *, coalesce: int = 0) -> None:
@@ -141,39 +164,64 @@ def process_events(event_ids: Sequence[int], *, coalesce: int = 0) -> None:
 
     The rows stay locked (SKIP LOCKED on PostgreSQL) for the whole step, so two workers
     never process the same event. With ``coalesce`` > 0 (the task passes
-    EVENTS_PROCESS_COALESCE) the step also takes up to that many other unprocessed events
-    stored just after these: under a backlog one task does the work of many single-event
-    tasks in one batch, and the tasks of the events it took find nothing left to do.
+    EVENTS_PROCESS_COALESCE) the step also takes up to that many of the oldest other
+    unprocessed events received within EVENT_REQUEUE_AFTER_SECONDS (older ones are the
+    sweep's): one task does the work of every request that arrived while it was queued,
+    and queues a follow-up when it had to leave some behind. If the batch fails, its
+    events are processed one by one, so one bad event never holds the others back.
     """
+    claimed: list[int] = []
+    try:
+        full = _process_batch(event_ids, coalesce=coalesce, claimed=claimed)
+    except Exception:
+        if len(claimed) <= 1:
+            raise
+        logger.exception("event batch failed; processing its events one by one", extra={"count": len(claimed)})
+        _process_one_by_one(claimed)
+        return
+    if full:
+        queue_processing([])
+
+
+def _process_batch(event_ids: Sequence[int], *, coalesce: int, claimed: list[int] | None = None) -> bool:
+    """Process one locked batch (its ids added to ``claimed``); True when coalescing left events behind."""
     from destinations.services import schedule_deliveries
     from identity.services import resolve_events
 
     with transaction.atomic():
-        events = _claim_unprocessed(event_ids, coalesce=coalesce)
+        events, full = _claim_unprocessed(event_ids, coalesce=coalesce)
         if not events:
-            return
+            return False
+        if claimed is not None:
+            claimed.extend(e.id for e in events)
         outcome = resolve_events(events=events)
         schedule_deliveries(events=outcome.events)
         if outcome.reidentified:
             schedule_deliveries(events=outcome.reidentified, reidentified=True)
         Event.objects.filter(id__in=[e.id for e in events]).update(processed_at=timezone.now())
+    return full
 
 
-COALESCE_ID_WINDOW = 4  # a coalescing task looks at most coalesce x this many ids ahead
+def _process_one_by_one(event_ids: Sequence[int]) -> None:
+    for event_id in event_ids:
+        try:
+            _process_batch([event_id], coalesce=0)
+        except Exception:
+            logger.exception("event processing failed; the sweep will retry it", extra={"event_id": event_id})
 
 
-def _claim_unprocessed(event_ids: Sequence[int], *, coalesce: int) -> list[Event]:
-    unprocessed = Event.objects.filter(processed_at__isnull=True).select_related("merchant").order_by("id")
+def _claim_unprocessed(event_ids: Sequence[int], *, coalesce: int) -> tuple[list[Event], bool]:
+    unprocessed = Event.objects.filter(processed_at__isnull=True).select_related("merchant")
     if connection.features.has_select_for_update_skip_locked:
         unprocessed = unprocessed.select_for_update(skip_locked=True, of=("self",))
-    events = list(unprocessed.filter(id__in=list(event_ids)))
-    if not events or coalesce <= 0:
-        return events
-    first = events[0].id  # an id range keeps the look-ahead on the primary key index
-    extra = unprocessed.filter(id__gt=first, id__lte=first + coalesce * COALESCE_ID_WINDOW).exclude(
-        id__in=[e.id for e in events]
-    )
-    return sorted([*events, *extra[:coalesce]], key=lambda e: e.id)
+    events = list(unprocessed.filter(id__in=list(event_ids)).order_by("id"))
+    if coalesce <= 0:
+        return events, False
+    recent = timezone.now() - timedelta(seconds=settings.EVENT_REQUEUE_AFTER_SECONDS)
+    # the oldest first, through the partial index of unprocessed events (event_unprocessed)
+    others = unprocessed.filter(received_at__gte=recent).exclude(id__in=[e.id for e in events])
+    extra = list(others.order_by("received_at", "id")[: coalesce + 1])  # one more: is anything left behind?
+    return sorted([*events, *extra[:coalesce]], key=lambda e: e.id), len(extra) > coalesce
 
 
 UNPROCESSED_SWEEP_LIMIT = 5000

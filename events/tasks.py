@@ -8,6 +8,7 @@ from events import services
 
 
 def process_events(event_ids: list[int]) -> None:
+    services.processing_started()
     services.process_events(event_ids, coalesce=settings.EVENTS_PROCESS_COALESCE)
 
 

@@ -44,6 +44,16 @@ def _block_network():
     socket.socket.connect_ex = _real_connect_ex
 
 
+@pytest.fixture(autouse=True)
+def _forget_cached_merchants():
+    """Write-key lookups are remembered per process: never across tests (rolled-back rows)."""
+    from events.selectors import forget_cached_merchants
+
+    forget_cached_merchants()
+    yield
+    forget_cached_merchants()
+
+
 @pytest.fixture
 def merchant(db):
     from tests.factories import MerchantFactory

@@ -177,6 +177,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 *
 # Requests per minute per write key / per client IP (429 + Retry-After past it); 0 disables.
 INGEST_RATE_LIMIT_PER_KEY = env.int("INGEST_RATE_LIMIT_PER_KEY", default=6000)
 INGEST_RATE_LIMIT_PER_IP = env.int("INGEST_RATE_LIMIT_PER_IP", default=1200)
+# Seconds each web process remembers a write key -> merchant lookup (0: query every request).
+# A key rotated or a merchant deactivated elsewhere is refused by every process within this.
+INGEST_MERCHANT_CACHE_SECONDS = env.int("INGEST_MERCHANT_CACHE_SECONDS", default=10)
 # Reverse proxies in front of the app; 0 means the client IP is REMOTE_ADDR (X-Forwarded-For ignored).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Stored events still unprocessed after this many seconds are queued again (lost task safety net).

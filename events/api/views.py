@@ -14,6 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config import ratelimit
+from config.errors import ApplicationError
+from config.logging import log_request_fields
 from events import selectors, services
 from events.api import serializers as s
 from events.api.authentication import WriteKeyAuthentication
@@ -40,14 +42,18 @@ class EventIngestView(APIView):
     parser_classes = [OrjsonParser, TextPlainJsonParser]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        if request.method == "POST":
-            ratelimit.check_ingest_ip(request)
+        if request.method != "POST":
+            super().initial(request, *args, **kwargs)
+            return
+        try:
             _check_body_headers(request)
-        super().initial(request, *args, **kwargs)
-        if request.method == "POST" and request.auth is not None:
-            ratelimit.check_ingest_key(request.auth.write_key)
+            super().initial(request, *args, **kwargs)  # authenticates (write key)
+        except ApplicationError:
+            ratelimit.check_ingest(request)  # refused requests count against their IP too
+            raise
+        ratelimit.check_ingest(request, write_key=request.auth.write_key)
         origin = request.headers.get("Origin")
-        if origin and request.auth is not None and not is_origin_allowed(origin, request.auth.allowed_origins):
+        if origin and not is_origin_allowed(origin, request.auth.allowed_origins):
             raise OriginNotAllowedError("This origin is not allowed for this merchant.")
 
     @extend_schema(
@@ -71,6 +77,7 @@ class EventIngestView(APIView):
     )
     def post(self, request: Request) -> Response:
         result = services.ingest_events(request.auth, payload=request.data)
+        log_request_fields(request, merchant_id=request.auth.pk, **result.log_fields())
         if result.all_invalid:
             raise _all_invalid(result)
         return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)

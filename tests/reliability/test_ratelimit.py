@@ -145,3 +145,48 @@ def test_ingest_limiter_fails_open_when_the_cache_is_unreachable(monkeypatch, se
 
     monkeypatch.setattr(ratelimit.cache, "incr", broken)
     assert ratelimit.hit("ingest-ip", "1.2.3.4", limit=1).allowed
+
+
+def _redis_up() -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _redis_up(), reason="Redis is not running on 127.0.0.1:6379")
+def test_ingest_counters_on_redis_are_one_round_trip_with_expiry(settings, monkeypatch):
+    from django.core.cache import cache
+
+    settings.CACHES = {
+        "default": {"BACKEND": "config.cache.SharedClientRedisCache", "LOCATION": "redis://127.0.0.1:6379/15"}
+    }
+    ip, key = uuid.uuid4().hex, uuid.uuid4().hex  # fresh counters; they expire by themselves
+    client = cache._cache.get_client(write=True)
+    round_trips = []
+    real_pipeline = client.pipeline
+    monkeypatch.setattr(client, "pipeline", lambda **kw: round_trips.append(kw) or real_pipeline(**kw))
+    now = START.timestamp()
+    hits = [("ingest-ip", ip, 2), ("ingest-key", key, 3)]
+    assert [d.count for d in ratelimit.hit_many(hits, now=now)] == [1, 1]
+    assert [d.allowed for d in ratelimit.hit_many(hits, now=now)] == [True, True]
+    third = ratelimit.hit_many(hits, now=now)
+    assert [(d.allowed, d.count) for d in third] == [(False, 3), (True, 3)]
+    assert third[0].retry_after == 55
+    assert len(round_trips) == 3  # one pipeline per request for both counters
+    counter = cache.make_and_validate_key(f"rl:ingest-ip:{ratelimit.digest(ip)}:{window_start(now)}")
+    assert 0 < client.ttl(counter) <= ratelimit.WINDOW_SECONDS + 5
+    assert cache.get(f"rl:ingest-key:{ratelimit.digest(key)}:{window_start(now)}") == 3
+
+
+@pytest.mark.django_db
+def test_ingest_request_refused_before_authentication_counts_against_its_ip(client, settings):
+    settings.INGEST_RATE_LIMIT_PER_KEY, settings.INGEST_RATE_LIMIT_PER_IP = 0, 2
+    with time_machine.travel(START, tick=False):
+        bad_type = client.post(INGEST, data="x", content_type="application/xml", REMOTE_ADDR="203.0.113.9")
+        assert bad_type.status_code == 415
+        assert _post(client, "wk_guess", ip="203.0.113.9").status_code == 401
+        assert_envelope(_post(client, "wk_guess", ip="203.0.113.9"), 429, "rate_limited")
