@@ -26,13 +26,18 @@ class Profile(models.Model):
     """A person as Recapture knows them, per merchant. Identity resolution fills it in."""
 
     merchant = models.ForeignKey("events.Merchant", on_delete=models.CASCADE, related_name="profiles")
-    email = models.CharField(max_length=254, blank=True, default="", db_index=True, help_text="Primary email.")
+    email = models.CharField(max_length=254, blank=True, default="", help_text="Primary email.")
     phone = models.CharField(max_length=32, blank=True, default="", help_text="Primary phone (E.164).")
     traits = models.JSONField(default=dict, blank=True)
     trait_times = models.JSONField(default=dict, blank=True, help_text="When each trait was last set (ISO).")
     reidentified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        # Exact-match lookups only (admin search by email), and anonymous profiles (email "") need
+        # no entry: one partial B-tree instead of db_index's two (plain + varchar_pattern_ops).
+        indexes = [models.Index(fields=["email"], name="profile_email", condition=~models.Q(email=""))]
 
     def __str__(self) -> str:
         return self.email or self.phone or f"anonymous #{self.pk}"
@@ -41,7 +46,8 @@ class Profile(models.Model):
 class Identifier(models.Model):
     """One identifier value pointing at exactly one profile of a merchant."""
 
-    merchant = models.ForeignKey("events.Merchant", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: identifier_unique_per_merchant (merchant, type, value) leads with it.
+    merchant = models.ForeignKey("events.Merchant", on_delete=models.CASCADE, related_name="+", db_index=False)
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="identifiers")
     type = models.CharField(max_length=32, choices=IdentifierType.choices)
     value = models.CharField(max_length=255)
