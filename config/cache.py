@@ -32,15 +32,15 @@ class SharedClientRedisCache(RedisCache):
         super().__init__(server, params)
         self._class = SharedClientRedisCacheClient
 
-    def incr_with_expiry(self, keys: Sequence[str], *, timeout: int) -> list[int]:
-        """INCR each counter and (re)set its expiry, all in one pipelined round trip.
+    def incr_with_expiry(self, keys: Sequence[str], deltas: Sequence[int], *, timeout: int) -> list[int]:
+        """INCRBY each counter and (re)set its expiry, all in one pipelined round trip.
 
         Django's ``incr`` is EXISTS then INCRBY (and ``add`` a SET NX on a window's first
         request): the ingest rate limiter paid up to six round trips per request for two counters.
         """
         pipe = self._cache.get_client(write=True).pipeline(transaction=False)
-        for key in keys:
+        for key, delta in zip(keys, deltas, strict=True):
             full_key = self.make_and_validate_key(key)
-            pipe.incr(full_key)
+            pipe.incrby(full_key, delta)
             pipe.expire(full_key, timeout)
         return pipe.execute()[::2]

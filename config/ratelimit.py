@@ -2,9 +2,10 @@
 
 - Ingest: fixed one-minute windows per write key and per client IP
   (INGEST_RATE_LIMIT_PER_KEY / INGEST_RATE_LIMIT_PER_IP requests per minute, 0 disables).
-  On Redis both counters are one pipelined INCR + EXPIRE round trip (atomic). On the
+  On Redis both counters are one pipelined INCRBY + EXPIRE round trip (atomic). On the
   database cache they are ``cache.add`` + ``cache.incr``, a read-then-write, so concurrent
-  requests may be under-counted slightly (the limit is a guard rail, not a quota).
+  requests may be under-counted slightly. Each process syncs its hits at most every
+  INGEST_RATE_LIMIT_SYNC_SECONDS (the limit is a guard rail, not a quota).
 - Admin login: after LOGIN_FAILURE_LIMIT failed logins for one IP + username, that pair
   is locked out for LOGIN_LOCKOUT_MINUTES (``LoginThrottleBackend``).
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,42 +81,90 @@ def digest(*parts: str) -> str:
 # --- Cache counters -----------------------------------------------------------------
 
 
-def _incr(key: str, *, timeout: int) -> int:
+def _incr(key: str, *, timeout: int, delta: int = 1) -> int:
     """incr first (the common case: the window's key exists), else add; racing adds fall back to incr."""
     try:
-        return cache.incr(key)
+        return cache.incr(key, delta)
     except ValueError:
-        if cache.add(key, 1, timeout=timeout):
-            return 1
-        return cache.incr(key)
+        if cache.add(key, delta, timeout=timeout):
+            return delta
+        return cache.incr(key, delta)
 
 
-def _count(keys: list[str], *, timeout: int) -> list[int]:
-    """Increment every counter: one round trip on Redis (config.cache), one incr each otherwise."""
+def _count(keys: list[str], deltas: list[int], *, timeout: int) -> list[int]:
+    """Add to every counter: one round trip on Redis (config.cache), one incr each otherwise."""
     incr_many = getattr(cache, "incr_with_expiry", None)
     if incr_many is not None:
-        return incr_many(keys, timeout=timeout)
-    return [_incr(key, timeout=timeout) for key in keys]
+        return incr_many(keys, deltas, timeout=timeout)
+    return [_incr(key, timeout=timeout, delta=delta) for key, delta in zip(keys, deltas, strict=True)]
+
+
+@dataclass(slots=True)
+class _Tally:
+    """One shared counter as this process knows it: its value at the last sync plus the hits since."""
+
+    shared: int = 0
+    unsynced: int = 0
+    synced_at: float = -math.inf
+
+
+TALLIES_MAX = 10_000
+_tallies: dict[str, _Tally] = {}
+_tallies_lock = threading.Lock()
 
 
 def hit_many(hits: Sequence[tuple[str, str, int]], *, now: float | None = None) -> list[Decision]:
-    """Count one request for each (scope, ident, limit); fails open if the cache is unreachable."""
+    """Count one request for each (scope, ident, limit); fails open if the cache is unreachable.
+
+    Each process adds its hits to the shared counters at most every
+    INGEST_RATE_LIMIT_SYNC_SECONDS (0: on every request) and decides in between from the
+    last shared value plus its own hits: a round trip per second instead of per request,
+    at the price of letting each process overshoot a limit by up to that long's requests.
+    """
     now = time.time() if now is None else now
     active = [i for i, (_, _, limit) in enumerate(hits) if limit > 0]
     decisions = [Decision(True, 0) for _ in hits]
     if not active:
         return decisions
     keys = [f"rl:{hits[i][0]}:{digest(hits[i][1])}:{window_start(now)}" for i in active]
-    try:
-        counts = _count(keys, timeout=WINDOW_SECONDS + 5)
-    except DatabaseError:
-        raise  # the database cache is the database: the request cannot be served anyway (503)
-    except Exception:  # a cache outage (Redis) must not take ingest down
-        logger.warning("rate limit cache unavailable; request allowed", exc_info=True)
-        return decisions
-    for i, count in zip(active, counts, strict=True):
-        decisions[i] = decide(count, limit=hits[i][2], now=now)
+    tallies, deltas = _count_locally(keys, now=now)
+    if deltas:
+        try:
+            shared = _count(keys, deltas, timeout=WINDOW_SECONDS + 5)
+        except DatabaseError:
+            raise  # the database cache is the database: the request cannot be served anyway (503)
+        except Exception:  # a cache outage (Redis) must not take ingest down
+            logger.warning("rate limit cache unavailable; request allowed", exc_info=True)
+            return decisions
+        with _tallies_lock:
+            for tally, value in zip(tallies, shared, strict=True):
+                tally.shared, tally.synced_at = value, now
+    for i, tally in zip(active, tallies, strict=True):
+        decisions[i] = decide(tally.shared + tally.unsynced, limit=hits[i][2], now=now)
     return decisions
+
+
+def _count_locally(keys: list[str], *, now: float) -> tuple[list[_Tally], list[int]]:
+    """Count the hit in this process; the deltas to add to the shared counters if a sync is due."""
+    sync_every = settings.INGEST_RATE_LIMIT_SYNC_SECONDS
+    with _tallies_lock:
+        if len(_tallies) > TALLIES_MAX:
+            _tallies.clear()  # old windows: their unsynced hits no longer matter
+        tallies = [_tallies.setdefault(key, _Tally()) for key in keys]
+        for tally in tallies:
+            tally.unsynced += 1
+        if sync_every > 0 and all(now - t.synced_at < sync_every for t in tallies):
+            return tallies, []
+        deltas = [t.unsynced for t in tallies]
+        for tally in tallies:
+            tally.unsynced = 0
+    return tallies, deltas
+
+
+def forget_tallies() -> None:
+    """Drop this process's unsynced counts (tests)."""
+    with _tallies_lock:
+        _tallies.clear()
 
 
 def hit(scope: str, ident: str, *, limit: int, now: float | None = None) -> Decision:

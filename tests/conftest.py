@@ -45,13 +45,16 @@ def _block_network():
 
 
 @pytest.fixture(autouse=True)
-def _forget_cached_merchants():
-    """Write-key lookups are remembered per process: never across tests (rolled-back rows)."""
+def _forget_process_memory():
+    """Write-key lookups and rate-limit tallies live per process: never across tests."""
+    from config.ratelimit import forget_tallies
     from events.selectors import forget_cached_merchants
 
     forget_cached_merchants()
+    forget_tallies()
     yield
     forget_cached_merchants()
+    forget_tallies()
 
 
 @pytest.fixture

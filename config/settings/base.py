@@ -177,6 +177,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 *
 # Requests per minute per write key / per client IP (429 + Retry-After past it); 0 disables.
 INGEST_RATE_LIMIT_PER_KEY = env.int("INGEST_RATE_LIMIT_PER_KEY", default=6000)
 INGEST_RATE_LIMIT_PER_IP = env.int("INGEST_RATE_LIMIT_PER_IP", default=1200)
+# Each web process adds its counts to the shared counters at most this often (0: every request).
+INGEST_RATE_LIMIT_SYNC_SECONDS = env.float("INGEST_RATE_LIMIT_SYNC_SECONDS", default=1.0)
 # Seconds each web process remembers a write key -> merchant lookup (0: query every request).
 # A key rotated or a merchant deactivated elsewhere is refused by every process within this.
 INGEST_MERCHANT_CACHE_SECONDS = env.int("INGEST_MERCHANT_CACHE_SECONDS", default=10)

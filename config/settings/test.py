@@ -9,3 +9,5 @@ from .base import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOG_LEVEL = "WARNING"
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# Exact shared counters in tests (each request syncs); the per-process tally has tests of its own.
+INGEST_RATE_LIMIT_SYNC_SECONDS = 0

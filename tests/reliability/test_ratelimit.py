@@ -190,3 +190,55 @@ def test_ingest_request_refused_before_authentication_counts_against_its_ip(clie
         assert bad_type.status_code == 415
         assert _post(client, "wk_guess", ip="203.0.113.9").status_code == 401
         assert_envelope(_post(client, "wk_guess", ip="203.0.113.9"), 429, "rate_limited")
+
+
+# --- per-process tallies (INGEST_RATE_LIMIT_SYNC_SECONDS) ----------------------------------------
+
+
+def _shared(scope: str, ident: str, now: float):
+    from django.core.cache import cache
+
+    return cache.get(f"rl:{scope}:{ratelimit.digest(ident)}:{window_start(now)}")
+
+
+@pytest.mark.django_db
+def test_tally_syncs_at_most_every_interval_and_decides_from_shared_plus_local(settings):
+    from django.core.cache import cache
+
+    settings.INGEST_RATE_LIMIT_SYNC_SECONDS = 1
+    now = START.timestamp()
+    hits = [("ingest-ip", "192.0.2.7", 5)]
+    assert ratelimit.hit_many(hits, now=now)[0].count == 1  # first hit of the window: synced at once
+    assert _shared("ingest-ip", "192.0.2.7", now) == 1
+    assert [ratelimit.hit_many(hits, now=now + 0.5)[0].count for _ in range(2)] == [2, 3]
+    assert _shared("ingest-ip", "192.0.2.7", now) == 1  # counted here, not yet shared
+    cache.incr(f"rl:ingest-ip:{ratelimit.digest('192.0.2.7')}:{window_start(now)}", 10)  # other processes
+    synced = ratelimit.hit_many(hits, now=now + 1.0)[0]
+    assert (synced.count, synced.allowed) == (14, False)  # 1 + 10 elsewhere + 3 here
+    assert _shared("ingest-ip", "192.0.2.7", now) == 14
+
+
+@pytest.mark.django_db
+def test_tally_refuses_from_local_hits_before_the_next_sync(settings):
+    settings.INGEST_RATE_LIMIT_SYNC_SECONDS = 60
+    now = START.timestamp()
+    hits = [("ingest-key", "wk_x", 3)]
+    assert [ratelimit.hit_many(hits, now=now)[0].allowed for _ in range(4)] == [True, True, True, False]
+
+
+@pytest.mark.django_db
+def test_tally_starts_again_in_a_new_window(settings):
+    settings.INGEST_RATE_LIMIT_SYNC_SECONDS = 5
+    now = START.timestamp()
+    hits = [("ingest-key", "wk_y", 2)]
+    assert [ratelimit.hit_many(hits, now=now)[0].allowed for _ in range(3)] == [True, True, False]
+    assert ratelimit.hit_many(hits, now=now + 60)[0].count == 1
+
+
+@pytest.mark.django_db
+def test_tally_memory_is_bounded(settings, monkeypatch):
+    settings.INGEST_RATE_LIMIT_SYNC_SECONDS = 1
+    monkeypatch.setattr(ratelimit, "TALLIES_MAX", 5)
+    for i in range(20):
+        ratelimit.hit_many([("ingest-ip", f"198.51.100.{i}", 100)], now=START.timestamp())
+        assert len(ratelimit._tallies) <= 6
