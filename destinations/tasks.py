@@ -21,6 +21,7 @@ def deliver_deliveries(delivery_ids: list[int]) -> None:
 
 
 def deliver_destination(destination_id: int) -> None:
+    services.delivery_started(destination_id)
     services.deliver_pending(destination_id=destination_id)
 
 

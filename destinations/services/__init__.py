@@ -10,7 +10,7 @@ from destinations.services.operations import (
     set_api_key,
     test_destination,
 )
-from destinations.services.scheduling import backfill_destination, schedule_deliveries
+from destinations.services.scheduling import backfill_destination, delivery_started, schedule_deliveries
 from destinations.services.sweep import sweep_deliveries
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "create_destination",
     "deliver_pending",
     "deliver_pending_for_events",
+    "delivery_started",
     "prune_delivery_attempts",
     "replay_dead_deliveries",
     "replay_delivery",

@@ -6,10 +6,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.queue import enqueue_on_commit
+from config.queue import enqueue_on_commit, enqueue_once_on_commit, task_started
 from destinations.models import Delivery, DeliveryStatus, Destination
 from destinations.services.outbound import client_for, idempotency_key, outbound_event
 from events.models import Event, EventSource
@@ -88,7 +89,37 @@ def _store(create: list[Delivery], release: list[int], event_ids: list[int]) -> 
                 status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), reidentified=True
             )
         if any(d.status == DeliveryStatus.PENDING for d in create) or release:
-            enqueue_on_commit("destinations.tasks.deliver_events", event_ids)
+            _queue_delivery(create, release, event_ids)
+
+
+def _queue_delivery(create: list[Delivery], release: list[int], event_ids: list[int]) -> None:
+    """With DELIVERY_COALESCE, one queued task per destination drains whatever is due for it;
+    a destination whose task is queued and not started yet needs no other."""
+    if not settings.DELIVERY_COALESCE:
+        enqueue_on_commit("destinations.tasks.deliver_events", event_ids)
+        return
+    destination_ids = {d.destination_id for d in create if d.status == DeliveryStatus.PENDING}
+    if release:
+        destination_ids |= set(Delivery.objects.filter(id__in=release).values_list("destination_id", flat=True))
+    for destination_id in sorted(destination_ids):
+        enqueue_once_on_commit(
+            "destinations.tasks.deliver_destination",
+            destination_id,
+            pending_key=delivery_pending_key(destination_id),
+            pending_seconds=DELIVERY_PENDING_SECONDS,
+        )
+
+
+DELIVERY_PENDING_SECONDS = 10
+
+
+def delivery_pending_key(destination_id: int) -> str:
+    return f"destinations:deliver-pending:{destination_id}"
+
+
+def delivery_started(destination_id: int) -> None:
+    """A destination's delivery task starts: deliveries scheduled from now on queue another."""
+    task_started(delivery_pending_key(destination_id))
 
 
 def schedule_deliveries(*, events: list[Event], reidentified: bool = False) -> None:

@@ -52,3 +52,61 @@ def test_deliver_events_coalesced_leaves_rows_not_yet_due(settings, mocked, sche
     tasks.deliver_events([scheduled[0].pk])
     statuses = dict(Delivery.objects.values_list("event__event_id", "status"))
     assert statuses == {"e0": DeliveryStatus.SUCCEEDED, "e1": DeliveryStatus.SUCCEEDED, "e2": DeliveryStatus.PENDING}
+
+
+# --- one queued delivery task per destination ----------------------------------------------------
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    sent: list[tuple] = []
+    monkeypatch.setattr("config.queue.async_task", lambda func, *args, **kwargs: sent.append((func, *args)))
+    return sent
+
+
+def _schedule(merchant, names: list[str], capture):
+    profile = ProfileFactory(merchant=merchant, email="bo@example.com")
+    events = [make_event(merchant, profile=profile, event_id=n, type="AddToCart") for n in names]
+    with capture(execute=True):
+        schedule_deliveries(events=events)
+    return events
+
+
+def test_scheduling_queues_one_task_per_destination_while_it_is_pending(
+    settings, merchant, queued, django_capture_on_commit_callbacks
+):
+    settings.DELIVERY_COALESCE = True
+    klaviyo = DestinationFactory(merchant=merchant, kind="klaviyo", api_key=KLAVIYO_KEY, profile_sync="off")
+    loops = DestinationFactory(merchant=merchant, kind="loops")
+    _schedule(merchant, ["a1"], django_capture_on_commit_callbacks)
+    _schedule(merchant, ["a2", "a3"], django_capture_on_commit_callbacks)  # both tasks still queued
+    assert sorted(queued) == sorted(
+        [("destinations.tasks.deliver_destination", klaviyo.pk), ("destinations.tasks.deliver_destination", loops.pk)]
+    )
+
+
+def test_delivery_task_start_lets_new_deliveries_queue_another(
+    settings, merchant, mocked, queued, django_capture_on_commit_callbacks
+):
+    settings.DELIVERY_COALESCE = True
+    klaviyo = DestinationFactory(merchant=merchant, kind="klaviyo", api_key=KLAVIYO_KEY, profile_sync="off")
+    _schedule(merchant, ["b1"], django_capture_on_commit_callbacks)
+    _expect_events(mocked, 1)
+    tasks.deliver_destination(klaviyo.pk)  # the worker runs it: the marker goes first
+    _schedule(merchant, ["b2"], django_capture_on_commit_callbacks)
+    assert queued == [("destinations.tasks.deliver_destination", klaviyo.pk)] * 2
+    statuses = dict(Delivery.objects.values_list("event__event_id", "status"))
+    assert statuses == {"b1": DeliveryStatus.SUCCEEDED, "b2": DeliveryStatus.PENDING}
+
+
+def test_scheduling_without_coalesce_queues_a_task_per_batch_of_events(
+    settings, merchant, queued, django_capture_on_commit_callbacks
+):
+    settings.DELIVERY_COALESCE = False
+    DestinationFactory(merchant=merchant, kind="klaviyo", api_key=KLAVIYO_KEY, profile_sync="off")
+    first = _schedule(merchant, ["c1"], django_capture_on_commit_callbacks)
+    second = _schedule(merchant, ["c2"], django_capture_on_commit_callbacks)
+    assert queued == [
+        ("destinations.tasks.deliver_events", [first[0].pk]),
+        ("destinations.tasks.deliver_events", [second[0].pk]),
+    ]
