@@ -211,7 +211,7 @@ def _process_one_by_one(event_ids: Sequence[int]) -> None:
 
 
 def _claim_unprocessed(event_ids: Sequence[int], *, coalesce: int) -> tuple[list[Event], bool]:
-    unprocessed = Event.objects.filter(processed_at__isnull=True).select_related("merchant")
+    unprocessed = Event.objects.filter(processed_at__isnull=True).select_related("merchant").defer("raw")
     if connection.features.has_select_for_update_skip_locked:
         unprocessed = unprocessed.select_for_update(skip_locked=True, of=("self",))
     events = list(unprocessed.filter(id__in=list(event_ids)).order_by("id"))
