@@ -11,7 +11,8 @@ request after 20 ms. One merchant, one Klaviyo destination (defaults). Runs:
 - steady: single-event POSTs offered at a fixed rate (open loop: latency is measured from
   each event's *scheduled* send time, so a slow server cannot hide its queueing), on the
   ORM broker, on Redis, and on Redis with two worker clusters (two qcluster processes
-  standing in for two machines, sharing PostgreSQL and Redis);
+  standing in for two machines, sharing PostgreSQL and Redis); and on Redis at a quarter
+  of the rate (the latency of an unsaturated pipeline);
 - burst (scale-out): a backlog of N events posted in batches of 50 as fast as possible,
   drained by one cluster, then by two clusters: delivered events/s from the first POST to
   the last arrival (and to the 90th percentile arrival); once with the fake answering in
@@ -152,7 +153,7 @@ def offer_steady(port: int, key: str, *, rate: float, seconds: float, threads: i
         t.start()
     for t in pool:
         t.join(timeout=seconds + 120)
-    return {"sent": sent, "failed": failed, "offered": total, "t0": t0}
+    return {"sent": sent, "failed": failed, "offered": total, "t0": t0, "rate": rate}
 
 
 def offer_burst(port: int, key: str, *, events: int, batch: int = 50, threads: int = 4) -> dict[str, Any]:
@@ -211,6 +212,7 @@ def summarise(arrivals: Arrivals, offered: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "offered": offered["offered"],
+        "offered_rate_per_second": offered.get("rate"),
         "accepted": len(sent),
         "ingest_failures": len(offered["failed"]),
         "arrived": len(latencies),
@@ -325,6 +327,9 @@ def main() -> None:
         def steady(port: int) -> dict:
             return offer_steady(port, key, rate=args.rate, seconds=args.seconds)
 
+        def steady_low(port: int) -> dict:  # a quarter of the target rate: latency when not saturated
+            return offer_steady(port, key, rate=args.rate / 4, seconds=args.seconds)
+
         def burst(port: int) -> dict:
             return offer_burst(port, key, events=args.burst)
 
@@ -332,6 +337,7 @@ def main() -> None:
             ("steady-orm", "orm", 1, steady),
             ("steady-redis", "redis", 1, steady),
             ("steady-redis-2clusters", "redis", 2, steady),
+            ("steady-redis-quarter-rate", "redis", 1, steady_low),
             ("burst-redis-1cluster", "redis", 1, burst),
             ("burst-redis-2clusters", "redis", 2, burst),
             ("burst-slowfake-redis-1cluster", "redis", 1, burst),
