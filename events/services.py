@@ -178,7 +178,7 @@ def process_events(event_ids: Sequence[int], *, coalesce: int = 0) -> None:
             raise
         logger.exception("event batch failed; processing its events one by one", extra={"count": len(claimed)})
         _process_one_by_one(claimed)
-        return
+        full = coalesce > 0 and len(claimed) >= coalesce  # it may have left events behind
     if full:
         queue_processing([])
 
