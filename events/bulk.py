@@ -100,41 +100,45 @@ def _insert_postgresql(merchant: Merchant, events: Sequence[NewEvent]) -> list[i
     constants = _constant_columns(merchant)
     params = [value for _, value in constants] + [_document(events, lambda ts: ts.isoformat())]
     with connection.cursor() as cursor:
-        cursor.execute(_postgresql_sql(tuple(c for c, _ in constants)), params)
+        cursor.execute(_insert_sql(connection.vendor, tuple(c for c, _ in constants)), params)
         return [row[0] for row in cursor.fetchall()]
-
-
-@cache  # built once per process: the statement only depends on the model's columns
-def _postgresql_sql(constant_columns: tuple[str, ...]) -> str:
-    types = ", ".join(f"{name} {'jsonb' if name in JSON_FIELDS else 'text'}" for name in PER_EVENT_FIELDS)
-    types = types.replace("timestamp text", "timestamp timestamptz")
-    columns = [_column(n) for n in PER_EVENT_FIELDS] + [connection.ops.quote_name(c) for c in constant_columns]
-    select = [f"r.{n}" for n in PER_EVENT_FIELDS] + ["%s"] * len(constant_columns)
-    return (
-        f"INSERT INTO {Event._meta.db_table} ({', '.join(columns)}) "  # noqa: S608 - identifiers from the model
-        f"SELECT {', '.join(select)} FROM jsonb_to_recordset(%s::jsonb) AS r({types}) "
-        f"ON CONFLICT (merchant_id, event_id) DO NOTHING RETURNING id"
-    )
 
 
 def _insert_sqlite(merchant: Merchant, events: Sequence[NewEvent]) -> list[int]:
     constants = _constant_columns(merchant)
-    document = _document(events, connection.ops.adapt_datetimefield_value)
-    params = [value for _, value in constants] + [document]
+    params = [value for _, value in constants] + [_document(events, connection.ops.adapt_datetimefield_value)]
     with connection.cursor() as cursor:
-        cursor.execute(_sqlite_sql(tuple(c for c, _ in constants)), params)
+        cursor.execute(_insert_sql(connection.vendor, tuple(c for c, _ in constants)), params)
         return sorted(row[0] for row in cursor.fetchall())
 
 
-@cache
-def _sqlite_sql(constant_columns: tuple[str, ...]) -> str:
+def _postgresql_source() -> tuple[list[str], str]:
+    types = ", ".join(f"{name} {'jsonb' if name in JSON_FIELDS else 'text'}" for name in PER_EVENT_FIELDS)
+    types = types.replace("timestamp text", "timestamp timestamptz")
+    return [f"r.{n}" for n in PER_EVENT_FIELDS], f"jsonb_to_recordset(%s::jsonb) AS r({types})"
+
+
+def _sqlite_source() -> tuple[list[str], str]:
+    return [f"json_extract(value, '$.{n}')" for n in PER_EVENT_FIELDS], "json_each(%s) WHERE true"
+
+
+@cache  # built once per process: the statement only depends on the model's columns
+def _insert_sql(vendor: str, constant_columns: tuple[str, ...]) -> str:
+    """INSERT ... SELECT the rows of the one JSON document parameter ... RETURNING the new ids."""
+    select, source = SOURCES[vendor]()
     columns = [_column(n) for n in PER_EVENT_FIELDS] + [connection.ops.quote_name(c) for c in constant_columns]
-    select = [f"json_extract(value, '$.{n}')" for n in PER_EVENT_FIELDS] + ["%s"] * len(constant_columns)
+    select += ["%s"] * len(constant_columns)
     return (
         f"INSERT INTO {Event._meta.db_table} ({', '.join(columns)}) "  # noqa: S608 - identifiers from the model
-        f"SELECT {', '.join(select)} FROM json_each(%s) WHERE true "
+        f"SELECT {', '.join(select)} FROM {source} "
         f"ON CONFLICT (merchant_id, event_id) DO NOTHING RETURNING id"
     )
+
+
+SOURCES: dict[str, Callable[[], tuple[list[str], str]]] = {
+    "postgresql": _postgresql_source,
+    "sqlite": _sqlite_source,
+}
 
 
 @transaction.atomic  # several statements, unlike the one-statement inserters above

@@ -62,3 +62,14 @@ def merchant(db):
     from tests.factories import MerchantFactory
 
     return MerchantFactory()
+
+
+@pytest.fixture
+def redis_location():
+    """A scratch Redis database on 127.0.0.1 for cache tests (their keys expire by themselves)."""
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            pass
+    except OSError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    return "redis://127.0.0.1:6379/15"

@@ -62,23 +62,12 @@ def test_acquire_waits_on_controlled_clock_and_respects_deadline():
     assert acquire(key, [BURST], 5, deadline=clock[0], clock=lambda: clock[0], sleep=sleep) == 0
 
 
-def _redis_up() -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _redis_up(), reason="Redis is not running on 127.0.0.1:6379")
-def test_take_cache_windows_shared_through_redis(settings):
+def test_take_cache_windows_shared_through_redis(settings, redis_location):
     import uuid
 
     from django.core.cache import cache
 
-    settings.REDIS_URL = "redis://127.0.0.1:6379/15"
+    settings.REDIS_URL = redis_location
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": settings.REDIS_URL}
     }

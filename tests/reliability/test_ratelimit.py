@@ -147,18 +147,7 @@ def test_ingest_limiter_fails_open_when_the_cache_is_unreachable(monkeypatch, se
     assert ratelimit.hit("ingest-ip", "1.2.3.4", limit=1).allowed
 
 
-def _redis_up() -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _redis_up(), reason="Redis is not running on 127.0.0.1:6379")
-def test_ingest_counters_on_redis_are_one_round_trip_with_expiry(settings, monkeypatch):
+def test_ingest_counters_on_redis_are_one_round_trip_with_expiry(settings, monkeypatch, redis_location):
     from django.core.cache import cache
 
     settings.CACHES = {
