@@ -1,6 +1,12 @@
 """Destination services: scheduling, the delivery engine and staff operations."""
 
-from destinations.services.engine import claim_deliveries, deliver_pending, deliver_pending_for_events, send_batch
+from destinations.services.engine import (
+    claim_deliveries,
+    deliver_destination_batch,
+    deliver_pending,
+    deliver_pending_for_events,
+    send_batch,
+)
 from destinations.services.operations import (
     TestResult,
     create_destination,
@@ -10,7 +16,12 @@ from destinations.services.operations import (
     set_api_key,
     test_destination,
 )
-from destinations.services.scheduling import backfill_destination, delivery_started, schedule_deliveries
+from destinations.services.scheduling import (
+    backfill_destination,
+    delivery_started,
+    queue_delivery,
+    schedule_deliveries,
+)
 from destinations.services.sweep import sweep_deliveries
 
 __all__ = [
@@ -18,10 +29,12 @@ __all__ = [
     "backfill_destination",
     "claim_deliveries",
     "create_destination",
+    "deliver_destination_batch",
     "deliver_pending",
     "deliver_pending_for_events",
     "delivery_started",
     "prune_delivery_attempts",
+    "queue_delivery",
     "replay_dead_deliveries",
     "replay_delivery",
     "schedule_deliveries",

@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from collections import Counter, defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -114,6 +114,22 @@ def deliver_pending(
         for rows in by_destination.values():
             totals += send_batch(rows[0].destination, rows, deadline=deadline)
     return totals
+
+
+def deliver_destination_batch(destination_id: int, *, more_due: Callable[[], None]) -> Counter:
+    """Claim and send one batch of the destination's due deliveries.
+
+    A full batch calls ``more_due`` before sending, so the next task takes the next batch on
+    another worker while this one sends: a backlog drains in parallel, and every task stays
+    one batch long, so processing tasks queued meanwhile are not starved behind a long drain.
+    """
+    claimed = claim_deliveries(limit=settings.DELIVERY_BATCH_SIZE, destination_id=destination_id)
+    if not claimed:
+        return Counter()
+    if len(claimed) >= settings.DELIVERY_BATCH_SIZE:
+        more_due()
+    deadline = time.time() + settings.DELIVERY_TASK_BUDGET_SECONDS
+    return send_batch(claimed[0].destination, claimed, deadline=deadline)
 
 
 def deliver_pending_for_events(*, event_ids: Sequence[int], budget_seconds: float | None = None) -> Counter:

@@ -102,12 +102,17 @@ def _queue_delivery(create: list[Delivery], release: list[int], event_ids: list[
     if release:
         destination_ids |= set(Delivery.objects.filter(id__in=release).values_list("destination_id", flat=True))
     for destination_id in sorted(destination_ids):
-        enqueue_once_on_commit(
-            "destinations.tasks.deliver_destination",
-            destination_id,
-            pending_key=delivery_pending_key(destination_id),
-            pending_seconds=DELIVERY_PENDING_SECONDS,
-        )
+        queue_delivery(destination_id)
+
+
+def queue_delivery(destination_id: int) -> None:
+    """Queue a delivery task for the destination unless one is queued and not started yet."""
+    enqueue_once_on_commit(
+        "destinations.tasks.deliver_destination",
+        destination_id,
+        pending_key=delivery_pending_key(destination_id),
+        pending_seconds=DELIVERY_PENDING_SECONDS,
+    )
 
 
 DELIVERY_PENDING_SECONDS = 10

@@ -110,3 +110,33 @@ def test_scheduling_without_coalesce_queues_a_task_per_batch_of_events(
         ("destinations.tasks.deliver_events", [first[0].pk]),
         ("destinations.tasks.deliver_events", [second[0].pk]),
     ]
+
+
+def test_delivery_task_sends_one_batch_and_queues_the_next_when_full(
+    settings, mocked, scheduled, queued, django_capture_on_commit_callbacks
+):
+    settings.DELIVERY_COALESCE, settings.DELIVERY_BATCH_SIZE = True, 2
+    destination_id = Delivery.objects.values_list("destination_id", flat=True).first()
+    _expect_events(mocked, 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.deliver_destination(destination_id)
+    assert queued == [("destinations.tasks.deliver_destination", destination_id)]  # the third is still due
+    assert sorted(Delivery.objects.values_list("status", flat=True)) == sorted(
+        [DeliveryStatus.SUCCEEDED, DeliveryStatus.SUCCEEDED, DeliveryStatus.PENDING]
+    )
+    _expect_events(mocked, 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.deliver_destination(destination_id)  # the queued task: a partial batch queues nothing
+    assert len(queued) == 1
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}
+
+
+def test_delivery_backlog_drains_through_follow_up_tasks(
+    settings, mocked, scheduled, django_capture_on_commit_callbacks
+):
+    settings.DELIVERY_COALESCE, settings.DELIVERY_BATCH_SIZE = True, 1
+    _expect_events(mocked, 3)
+    with django_capture_on_commit_callbacks(execute=True):  # Q_SYNC: the follow-ups run inline
+        tasks.deliver_destination(Delivery.objects.values_list("destination_id", flat=True).first())
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}
+    assert len(mocked.calls) == 3
