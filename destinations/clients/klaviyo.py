@@ -190,6 +190,18 @@ class KlaviyoClient(DestinationClient):
     def can_deliver(self, event: OutboundEvent) -> bool:
         return event.person.identified or bool(event.person.kx)
 
+    def should_sync_profile(self, person: Person) -> bool:
+        """A separate profile-import only when the events cannot do it themselves.
+
+        Events, single and bulk, create the profile or update it with the traits they carry
+        (``profile_attributes(with_traits=True)`` in create_update mode), so that mode needs
+        profile-import (75/s, 750/min) only to get Klaviyo's profile id for the list
+        subscription. update_only finds the profile first and never creates one.
+        """
+        if not super().should_sync_profile(person):
+            return False
+        return bool(self.config.list_id) or self.config.profile_sync == "update_only"
+
     def estimate_requests(self, event: OutboundEvent, *, sync_profile: bool) -> int:
         extra = len(mapping.line_items(event.properties)) if event.type == EventType.PURCHASE else 0
         return 1 + extra + (2 if sync_profile else 0)

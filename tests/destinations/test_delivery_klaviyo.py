@@ -305,6 +305,9 @@ def test_deliver_klaviyo_dry_run_records_but_sends_nothing(mocked, scheduled):
 
 
 def test_deliver_klaviyo_profile_sync_kept_when_event_step_fails(mocked, merchant, klaviyo):
+    klaviyo.list_id = "LIST1"
+    klaviyo.save()
+    mocked.post(f"{KLAVIYO}/api/lists/LIST1/relationships/profiles", status=204)
     profile = ProfileFactory(merchant=merchant, email="ann@example.com")
     event = make_event(merchant, profile=profile, anonymous_id="anon-1", properties={"ProductName": "Mug"})
     schedule_deliveries(events=[event])
@@ -316,7 +319,26 @@ def test_deliver_klaviyo_profile_sync_kept_when_event_step_fails(mocked, merchan
     expect_event(mocked, status=202)
     with time_machine.travel(LATER + timedelta(minutes=5), tick=False):
         assert deliver_pending(event_ids=[event.pk]) == {"succeeded": 1}
-    assert [c.request.url for c in mocked.calls] == [f"{KLAVIYO}/api/profile-import", EVENTS_URL, EVENTS_URL]
+    assert [c.request.url for c in mocked.calls] == [
+        f"{KLAVIYO}/api/profile-import",
+        f"{KLAVIYO}/api/lists/LIST1/relationships/profiles",
+        EVENTS_URL,
+        EVENTS_URL,
+    ]
+
+
+def test_deliver_klaviyo_create_update_without_list_lets_the_event_create_the_profile(mocked, merchant, klaviyo):
+    """Create Event creates or updates the profile with the traits it carries: no profile-import
+    (75/s, 750/min) per new person, so a peak of new shoppers is not held at that limit."""
+    profile = ProfileFactory(merchant=merchant, email="ann@example.com", traits={"first_name": "Ann"})
+    event = make_event(merchant, profile=profile, anonymous_id="anon-1")
+    schedule_deliveries(events=[event])
+    mocked.post(EVENTS_URL, status=202, match=[matchers.header_matcher(HEADERS)])  # the body is checked below
+    with time_machine.travel(LATER, tick=False):
+        assert deliver_pending(event_ids=[event.pk]) == {"succeeded": 1}
+    assert [c.request.url for c in mocked.calls] == [EVENTS_URL]
+    sent = json.loads(mocked.calls[0].request.body)["data"]["attributes"]["profile"]["data"]["attributes"]
+    assert (sent["email"], sent["first_name"]) == ("ann@example.com", "Ann")
 
 
 def test_sweep_delivers_due_rows_and_schedule_is_installed(mocked, scheduled):

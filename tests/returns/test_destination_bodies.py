@@ -93,31 +93,17 @@ def test_return_created_klaviyo_event_body_exact_and_contract_valid(post_loop, m
 
 
 def test_return_created_klaviyo_profile_created_with_names(post_loop, merchant, responses_mock):
-    """Profile sync on: the event carries first/last name and location, so Klaviyo creates the profile."""
+    """Profile sync on, no list: the event carries first/last name and location, so Klaviyo creates
+    or updates the profile from it (Create Event does); no separate profile-import call."""
     _destination(merchant, "klaviyo", KLAVIYO_KEY)
-    profile = {
-        "data": {
-            "type": "profile",
-            "attributes": {
-                "email": "jane.doe@example.com",
-                "first_name": "Jane",
-                "last_name": "Doe",
-                "location": {"city": "Portland", "region": "OR", "country": "US", "zip": "97205"},
-            },
-        }
-    }
-    responses_mock.post(
-        f"{KLAVIYO}/api/profile-import",
-        status=201,
-        json={"data": {"type": "profile", "id": "01P"}},
-        match=[matchers.json_params_matcher(profile)],
-    )
     responses_mock.post(
         f"{KLAVIYO}/api/events", status=202, match=[matchers.json_params_matcher(klaviyo_return_body())]
     )
     post_loop(fixture_bytes("return_created.json"))
     _deliver_all()
-    assert [c.request.url for c in responses_mock.calls] == [f"{KLAVIYO}/api/profile-import", f"{KLAVIYO}/api/events"]
+    assert [c.request.url for c in responses_mock.calls] == [f"{KLAVIYO}/api/events"]
+    sent = json.loads(responses_mock.calls[0].request.body)["data"]["attributes"]["profile"]["data"]["attributes"]
+    assert (sent["first_name"], sent["last_name"], sent["location"]["city"]) == ("Jane", "Doe", "Portland")
     assert Delivery.objects.get().status == DeliveryStatus.SUCCEEDED
     for call in responses_mock.calls:
         path = "/api/" + call.request.url.split("/api/", 1)[1]
