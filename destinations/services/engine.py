@@ -188,7 +188,11 @@ def send_batch(destination: Destination, deliveries: Sequence[Delivery], *, dead
     if client.supports_bulk and len(ready) >= settings.DELIVERY_BULK_THRESHOLD:
         _run_bulk(client, ready, destination=destination, deadline=deadline)
     else:
-        _run_concurrently(client, ready, key=key, dry_run=destination.dry_run, deadline=deadline)
+        spilled = _run_concurrently(
+            client, ready, key=key, dry_run=destination.dry_run, deadline=deadline, spill=client.supports_bulk
+        )
+        if spilled:  # the per-event budget is spent for now: the rest goes as bulk jobs, not later
+            _run_bulk(client, spilled, destination=destination, deadline=deadline)
     _respect_retry_after(destination, client, plans, key=key)
     return record_outcomes(destination, plans, policy=retry_policy())
 
@@ -218,17 +222,26 @@ def _execute(client: DestinationClient, plan: Plan, *, dry_run: bool) -> None:
 
 
 def _run_concurrently(
-    client: DestinationClient, plans: list[Plan], *, key: str, dry_run: bool, deadline: float
-) -> None:
-    """Send in rate-limited chunks on the process's thread pool; whatever the budget misses stays pending."""
+    client: DestinationClient, plans: list[Plan], *, key: str, dry_run: bool, deadline: float, spill: bool = False
+) -> list[Plan]:
+    """Send in rate-limited chunks on the process's thread pool; whatever the budget misses stays pending.
+
+    With ``spill`` (the platform has a bulk endpoint with limits of its own) the plans the
+    per-event bucket cannot cover right now are returned instead of waited for.
+    """
     todo = deque(plans)
     executor = get_executor()
     limits = client.limits.get("default", ())
     while todo:
         want = sum(p.cost for p in todo)
-        granted = ratelimit.acquire(key, limits, want, deadline=deadline) if limits and not dry_run else want
+        if not limits or dry_run:
+            granted = want
+        elif spill:
+            granted = ratelimit.take(key, limits, want)[0]
+        else:
+            granted = ratelimit.acquire(key, limits, want, deadline=deadline)
         if not granted:
-            return
+            return list(todo) if spill else []
         chunk, cost = [], 0
         while todo and (not chunk or cost + todo[0].cost <= granted):
             plan = todo.popleft()
@@ -236,6 +249,9 @@ def _run_concurrently(
             cost += plan.cost
         for future in [executor.submit(_execute, client, p, dry_run=dry_run) for p in chunk]:
             future.result()
+        if spill and granted < want:
+            return list(todo)
+    return []
 
 
 def _bulk_chunks(client: DestinationClient, plans: list[Plan]) -> list[list[Plan]]:

@@ -290,6 +290,28 @@ def test_deliver_klaviyo_backlog_goes_through_bulk_job(settings, mocked, merchan
     assert DeliveryAttempt.objects.filter(step="bulk", status_code=202).count() == 12
 
 
+def test_deliver_klaviyo_overflow_of_the_per_event_budget_goes_as_a_bulk_job(settings, mocked, merchant, klaviyo):
+    """Below the bulk threshold, events go one by one while the events bucket (350/s, 3,500/min)
+    has tokens; what it cannot cover now goes at once as a bulk job (its own 10/s, 150/min)."""
+    from destinations import ratelimit
+    from destinations.clients.klaviyo import KlaviyoClient
+
+    settings.DELIVERY_BULK_THRESHOLD = 50
+    events = [make_event(merchant, event_id=f"o{i}", identifiers={"email": f"o{i}@example.com"}) for i in range(5)]
+    schedule_deliveries(events=events)
+    mocked.post(EVENTS_URL, status=202, match=[matchers.header_matcher(HEADERS)])
+    mocked.post(f"{KLAVIYO}/api/event-bulk-create-jobs", status=202, match=[matchers.header_matcher(HEADERS)])
+    with time_machine.travel(LATER, tick=False):
+        key = ratelimit.bucket_key(klaviyo.api_key, "default")
+        assert ratelimit.take(key, KlaviyoClient.limits["default"], 348)[0] == 348  # 2 tokens left this second
+        assert deliver_pending(destination_id=klaviyo.pk) == {"succeeded": 5}
+    urls = [c.request.url for c in mocked.calls]
+    assert urls.count(EVENTS_URL) == 2 and urls.count(f"{KLAVIYO}/api/event-bulk-create-jobs") == 1
+    body = json.loads(mocked.calls[-1].request.body)
+    validate_request(KLAVIYO_SPEC, "/api/event-bulk-create-jobs", "post", body)
+    assert len(body["data"]["attributes"]["events-bulk-create"]["data"]) == 3
+
+
 def test_deliver_klaviyo_dry_run_records_but_sends_nothing(mocked, scheduled):
     destination = scheduled.destination
     destination.dry_run = True
