@@ -58,5 +58,6 @@ bench: venv-dev
 	DATABASE_URL=$(BENCH_DATABASE_URL) timeout 300 $(PY) bench/ingest.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) timeout 420 $(PY) bench/identity.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) timeout 420 $(PY) bench/delivery.py
-	DATABASE_URL=$(BENCH_DATABASE_URL) timeout 360 $(PY) bench/e2e.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) timeout 480 $(PY) bench/e2e.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) timeout 300 $(PY) bench/pipeline_cpu.py
 	$(PY) bench/plot.py

@@ -191,6 +191,21 @@ def e2e_section(doc: dict[str, Any]) -> tuple[list[str], list[tuple[str, str, st
     return lines, targets
 
 
+def pipeline_section(doc: dict[str, Any]) -> tuple[list[str], list[tuple[str, str, str]]]:
+    lines = [
+        "### CPU per event by stage and batch size (bench/pipeline_cpu.py; this process only, fake answering at once)",
+        "",
+        "| batch | ingest ms (1 event/request) | process ms | deliver ms | total ms |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for r in doc["results"]:
+        lines.append(
+            f"| {r['batch']} | {r['ingest_ms_per_event']} | {r['process_ms_per_event']}"
+            f" | {r['deliver_ms_per_event']} | {r['total_ms_per_event']} |"
+        )
+    return [*lines, ""], []
+
+
 def _first90(run: dict[str, Any]) -> str:
     value = run.get("delivered_per_second_first_90pct")
     return "-" if value is None else fmt(value)
@@ -210,7 +225,7 @@ def rss_target(docs: dict[str, dict[str, Any] | None]) -> list[tuple[str, str, s
 
 
 def render() -> str:
-    docs = {name: load(name) for name in ("ingest", "identity", "delivery", "e2e")}
+    docs = {name: load(name) for name in ("ingest", "identity", "delivery", "e2e", "pipeline_cpu")}
     first = next(d for d in docs.values() if d)
     machine = first.get("machine") or {}
     body = [
@@ -232,6 +247,7 @@ def render() -> str:
         ("identity", identity_section),
         ("delivery", delivery_section),
         ("e2e", e2e_section),
+        ("pipeline_cpu", pipeline_section),
     ):
         if docs[name]:
             lines, found = section(docs[name])
