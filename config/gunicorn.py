@@ -11,4 +11,6 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
 max_requests_jitter = 500
+# Import Django once in the master: workers start warm and share its memory (copy-on-write).
+preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() == "true"
 accesslog = None  # the RequestLogMiddleware writes one JSON line per request
