@@ -7,8 +7,9 @@ Run with PostgreSQL:
 It uses a dedicated database (``<name>_bench_identity``, created and migrated if missing), seeds
 N profiles with three identifiers each (email, anonymous_id, client_id) by COPY, then
 times ``resolve_events`` on the same mix of 2,000 events (batches of 100, as the ingest
-pipeline hands them over) at 10k and at 1M profiles: one cold pass right after seeding,
-then the median of five warm passes. It prints seconds, events/s and
+pipeline hands them over) at 10k and at 1M profiles: one cold pass right after seeding
+(and a CHECKPOINT), then the median of five warm passes. Every pass starts from exactly
+the seeded graph, vacuumed (``reset_to_seed``). It prints seconds, events/s and
 queries per event at each scale, their ratios, and writes bench/results/identity.json.
 Options: --scales 10000,1000000  --events 2000  --batch 100.
 """
@@ -165,6 +166,7 @@ def time_resolution(events: list, *, batch: int) -> dict[str, float]:
 
 
 def run(scales: list[int], *, events: int, batch: int) -> dict:
+    from bench.common import machine
     from events.models import Event
 
     rng = random.Random(42)
@@ -197,6 +199,7 @@ def run(scales: list[int], *, events: int, batch: int) -> dict:
         },
         "queries_per_event_ratio": round(large["warm"]["queries_per_event"] / small["warm"]["queries_per_event"], 3),
         "measured_at": datetime.now(UTC).isoformat(),
+        "machine": machine(),  # load average: wall time here is sensitive to other work on the cores
     }
 
 

@@ -4,8 +4,10 @@
 
 Runs bench/identity.py's method (same database, seeding, events and passes) and records,
 per pass, the wall time of each statement the resolver issues (grouped by statement
-shape, with the rows it touched) and the Python time around them; then, for one batch of
-a further pass at each scale, ``EXPLAIN (ANALYZE, BUFFERS)`` of every statement (run
+shape, with the rows it touched), the WAL and full-page images written, and the CPU
+seconds of the Python process and of its PostgreSQL backend (robust to other load on a
+shared machine, unlike wall time); then, for one batch of
+a further pass at each scale, ``EXPLAIN (ANALYZE, BUFFERS, WAL)`` of every statement (run
 inside a savepoint that is rolled back, before the real statement). Writes
 bench/results/identity_queries.json.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import random
 import re
 import sys
@@ -110,21 +113,38 @@ def timed_pass(merchant, *, scale: int, rng: random.Random, events: int, batch: 
     evs = ib.make_events(merchant, count=events, profiles=scale, rng=rng)
     recorder = Recorder()
     before = server_counters()
+    cpu_before = (time.process_time(), backend_cpu())
     began = time.perf_counter()
     with connection.execute_wrapper(recorder):
         for start in range(0, len(evs), batch):
             resolve_events(events=evs[start : start + batch])
     total = time.perf_counter() - began
+    cpu = {"python_cpu_s": time.process_time() - cpu_before[0], "backend_cpu_s": backend_cpu() - cpu_before[1]}
     after = server_counters()
     sql_ms = sum(v[1] for v in recorder.stats.values()) * 1000
     ib.reset_to_seed(merchant, scale)
     counters = {k: after[k] - before[k] for k in before}
+    counters.update({k: round(v, 3) for k, v in cpu.items()})
     return {
         "seconds": round(total, 3),
         "sql_ms": round(sql_ms, 1),
         "server": counters,
         "statements": recorder.summary(),
     }
+
+
+def backend_cpu() -> float:
+    """CPU seconds (user + system) of this connection's PostgreSQL backend, when on this host."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def server_counters() -> dict[str, int]:
