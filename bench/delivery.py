@@ -105,6 +105,7 @@ def run_case(stack: Stack, fake: FakePlatforms, *, mode: str, workers: int, even
     stack.env.update(
         Q_WORKERS=str(workers),
         DELIVERY_BULK_THRESHOLD="50" if bulk else "100000000",
+        DELIVERY_BULK_OVERFLOW="true" if bulk else "false",  # per_event measures the per-event path alone
         DELIVERY_BATCH_SIZE="1000" if bulk else "200",
         DELIVERY_TASK_BUDGET_SECONDS="50",
         Q_TIMEOUT="120",

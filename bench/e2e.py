@@ -293,7 +293,7 @@ def one_run(
 ) -> dict:
     env = dict(base_env, Q_BROKER=broker)
     if io_bound:  # per-event requests to a platform answering in SLOW_DELAY: delivery concurrency is the limit
-        env.update(DELIVERY_BULK_THRESHOLD="1000000000")
+        env.update(DELIVERY_BULK_THRESHOLD="1000000000", DELIVERY_BULK_OVERFLOW="false")
     platforms_delay = SLOW_DELAY if io_bound else FAKE_DELAY
     arrivals.fake.configure(delay=platforms_delay)
     if broker == "redis":

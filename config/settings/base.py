@@ -242,6 +242,8 @@ DELIVERY_THREADS = env.int("DELIVERY_THREADS", default=16)  # concurrent request
 # at peak one task drains the backlog in batches instead of one claim/send/record per event.
 DELIVERY_COALESCE = env.bool("DELIVERY_COALESCE", default=True)
 DELIVERY_BULK_THRESHOLD = env.int("DELIVERY_BULK_THRESHOLD", default=50)  # due Klaviyo rows -> bulk job
+# Below the threshold, what the per-event budget cannot cover right now goes as a bulk job at once.
+DELIVERY_BULK_OVERFLOW = env.bool("DELIVERY_BULK_OVERFLOW", default=True)
 DELIVERY_TASK_BUDGET_SECONDS = env.float("DELIVERY_TASK_BUDGET_SECONDS", default=40.0)  # < Q_TIMEOUT
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=300)
 DELIVERY_HTTP_TIMEOUT_SECONDS = env.float("DELIVERY_HTTP_TIMEOUT_SECONDS", default=10.0)

@@ -189,7 +189,12 @@ def send_batch(destination: Destination, deliveries: Sequence[Delivery], *, dead
         _run_bulk(client, ready, destination=destination, deadline=deadline)
     else:
         spilled = _run_concurrently(
-            client, ready, key=key, dry_run=destination.dry_run, deadline=deadline, spill=client.supports_bulk
+            client,
+            ready,
+            key=key,
+            dry_run=destination.dry_run,
+            deadline=deadline,
+            spill=client.supports_bulk and settings.DELIVERY_BULK_OVERFLOW,
         )
         if spilled:  # the per-event budget is spent for now: the rest goes as bulk jobs, not later
             _run_bulk(client, spilled, destination=destination, deadline=deadline)

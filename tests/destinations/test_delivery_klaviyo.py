@@ -312,6 +312,21 @@ def test_deliver_klaviyo_overflow_of_the_per_event_budget_goes_as_a_bulk_job(set
     assert len(body["data"]["attributes"]["events-bulk-create"]["data"]) == 3
 
 
+def test_deliver_klaviyo_overflow_off_waits_for_the_per_event_budget(settings, mocked, merchant, klaviyo, monkeypatch):
+    from destinations import ratelimit
+
+    settings.DELIVERY_BULK_OVERFLOW = False
+    events = [make_event(merchant, event_id=f"w{i}", identifiers={"email": f"w{i}@example.com"}) for i in range(3)]
+    schedule_deliveries(events=events)
+    grants = iter([1])  # one token, then the budget runs out while waiting for more
+    monkeypatch.setattr(ratelimit, "acquire", lambda *args, **kwargs: next(grants, 0))
+    mocked.post(EVENTS_URL, status=202, match=[matchers.header_matcher(HEADERS)])
+    deliver_pending(destination_id=klaviyo.pk)
+    assert [c.request.url for c in mocked.calls] == [EVENTS_URL]  # never a bulk job
+    statuses = sorted(Delivery.objects.filter(event__in=events).values_list("status", flat=True))
+    assert statuses == [DeliveryStatus.PENDING, DeliveryStatus.PENDING, DeliveryStatus.SUCCEEDED]
+
+
 def test_deliver_klaviyo_dry_run_records_but_sends_nothing(mocked, scheduled):
     destination = scheduled.destination
     destination.dry_run = True
