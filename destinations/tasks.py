@@ -8,8 +8,10 @@ from destinations import services
 
 
 def deliver_events(event_ids: list[int]) -> None:
-    """Fast path: right after scheduling, send the new deliveries of these events (with
-    DELIVERY_COALESCE, every due delivery of their destinations: one task drains a backlog)."""
+    """Right after scheduling with DELIVERY_COALESCE off, send the new deliveries of these events.
+
+    With it on, scheduling queues ``deliver_destination`` instead; tasks queued by an older
+    release still drain every due delivery of their events' destinations."""
     if settings.DELIVERY_COALESCE:
         services.deliver_pending_for_events(event_ids=event_ids)
     else:
