@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from config.queue import enqueue_on_commit, enqueue_once_on_commit, task_started
@@ -173,6 +173,8 @@ def process_events(event_ids: Sequence[int], *, coalesce: int = 0) -> None:
     claimed: list[int] = []
     try:
         full = _process_batch(event_ids, coalesce=coalesce, claimed=claimed)
+    except (OperationalError, InterfaceError):
+        raise  # the database is unavailable: no event is to blame, the sweep queues them again
     except Exception:
         if len(claimed) <= 1:
             raise
