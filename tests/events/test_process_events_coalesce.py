@@ -153,3 +153,21 @@ def test_queue_processing_marker_expires_if_the_task_is_lost(merchant, monkeypat
         with django_capture_on_commit_callbacks(execute=True):
             services.queue_processing([2])
     assert sent == [([1],), ([2],)]
+
+
+def test_process_events_database_outage_is_raised_not_retried_one_by_one(merchant, monkeypatch):
+    from django.db import OperationalError
+
+    from identity import services as identity_services
+
+    events = _events(merchant, 3)
+    calls = []
+
+    def down(*, events):
+        calls.append(len(events))
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(identity_services, "resolve_events", down)
+    with pytest.raises(OperationalError):
+        process_events([events[0].pk], coalesce=10)
+    assert calls == [3] and _processed(events) == [False, False, False]
