@@ -74,7 +74,8 @@ class Identification(models.TextChoices):
 class Event(models.Model):
     """One stored event: the raw body as received and its normalised form."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: event_unique_per_merchant and event_merchant_recent start with it.
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="events", db_index=False)
     event_id = models.CharField(max_length=128, help_text="Client-supplied id; the dedupe key.")
     type = models.CharField(max_length=128, db_index=True)
     source = models.CharField(max_length=16, choices=EventSource.choices, default=EventSource.PIXEL)
@@ -87,8 +88,8 @@ class Event(models.Model):
     properties = models.JSONField(default=dict, blank=True)
     raw = models.JSONField(default=dict, blank=True)
     # Filled by identity resolution.
-    profile = models.ForeignKey(
-        "identity.Profile", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    profile = models.ForeignKey(  # indexed by event_profile_time, which starts with it
+        "identity.Profile", null=True, blank=True, on_delete=models.SET_NULL, related_name="events", db_index=False
     )
     identification = models.CharField(
         max_length=16, choices=Identification.choices, default=Identification.PENDING, db_index=True
