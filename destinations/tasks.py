@@ -25,7 +25,7 @@ def deliver_deliveries(delivery_ids: list[int]) -> None:
 def deliver_destination(destination_id: int) -> None:
     """One batch of the destination's due deliveries; a full batch queues the next task first."""
     services.delivery_started(destination_id)
-    services.deliver_destination_batch(destination_id, more_due=lambda: services.queue_delivery(destination_id))
+    services.deliver_destination_batch(destination_id)
 
 
 def sweep_deliveries() -> None:

@@ -19,7 +19,6 @@ from destinations.services.operations import (
 from destinations.services.scheduling import (
     backfill_destination,
     delivery_started,
-    queue_delivery,
     schedule_deliveries,
 )
 from destinations.services.sweep import sweep_deliveries
@@ -34,7 +33,6 @@ __all__ = [
     "deliver_pending_for_events",
     "delivery_started",
     "prune_delivery_attempts",
-    "queue_delivery",
     "replay_dead_deliveries",
     "replay_delivery",
     "schedule_deliveries",

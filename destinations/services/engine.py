@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +23,7 @@ from destinations.models import Delivery, DeliveryStatus, Destination
 from destinations.retry import RetryPolicy, Verdict, parse_retry_after
 from destinations.services.outbound import client_for, outbound_event
 from destinations.services.recording import record_outcomes
+from destinations.services.scheduling import queue_delivery
 from destinations.services.transport import Recorder, get_executor
 
 logger = logging.getLogger(__name__)
@@ -116,10 +117,10 @@ def deliver_pending(
     return totals
 
 
-def deliver_destination_batch(destination_id: int, *, more_due: Callable[[], None]) -> Counter:
+def deliver_destination_batch(destination_id: int) -> Counter:
     """Claim and send one batch of the destination's due deliveries.
 
-    A full batch calls ``more_due`` before sending, so the next task takes the next batch on
+    A full batch queues the next task before sending, so it takes the next batch on
     another worker while this one sends: a backlog drains in parallel, and every task stays
     one batch long, so processing tasks queued meanwhile are not starved behind a long drain.
     """
@@ -127,7 +128,7 @@ def deliver_destination_batch(destination_id: int, *, more_due: Callable[[], Non
     if not claimed:
         return Counter()
     if len(claimed) >= settings.DELIVERY_BATCH_SIZE:
-        more_due()
+        queue_delivery(destination_id)
     deadline = time.time() + settings.DELIVERY_TASK_BUDGET_SECONDS
     return send_batch(claimed[0].destination, claimed, deadline=deadline)
 
