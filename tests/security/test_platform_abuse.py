@@ -33,14 +33,12 @@ KLAVIYO = "https://a.klaviyo.com"
 # --- 8. path and query injection -----------------------------------------------------------------
 
 
-@ATTACK
 @pytest.mark.parametrize("list_id", ["../../api/profiles", "Y6nRLr/../../x", "Y6n?x=1", "Y6n#f", "a b"])
 def test_platform_ids_outside_the_alphabet_are_refused_on_configuration(merchant, list_id):
     with pytest.raises((DestinationConfigError, ValidationError)):
         create_destination(merchant, kind="klaviyo", api_key="pk_live_abc", list_id=list_id)
 
 
-@ATTACK
 def test_platform_a_list_id_cannot_rewrite_the_klaviyo_path_even_if_stored(merchant):
     client = KlaviyoClient(
         ClientConfig(api_key="pk", base_url=KLAVIYO, list_id="../../api/profiles", revision="2025-10-15")
@@ -53,7 +51,6 @@ def test_platform_a_list_id_cannot_rewrite_the_klaviyo_path_even_if_stored(merch
     assert paths == ["/api/profile-import"]  # no request to /api/profiles or any rewritten path
 
 
-@ATTACK
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -61,12 +58,10 @@ def test_platform_a_list_id_cannot_rewrite_the_klaviyo_path_even_if_stored(merch
         ('a"),equals(email,"victim@example.com', "equals(email,'a\"),equals(email,\"victim@example.com')"),
     ],
 )
-@ATTACK
 def test_platform_klaviyo_filter_values_are_quoted_so_they_stay_one_value(value, expected):
     assert klaviyo.filter_equals("email", value) == expected
 
 
-@ATTACK
 def test_platform_klaviyo_filter_refuses_what_it_cannot_quote():
     for value in ["a\"b'c", "a\\b", "a\nb"]:
         with pytest.raises(ValueError):
@@ -75,7 +70,6 @@ def test_platform_klaviyo_filter_refuses_what_it_cannot_quote():
         klaviyo.filter_equals("email),any(id", "x")
 
 
-@ATTACK
 def test_platform_profile_lookup_sends_the_escaped_filter(merchant):
     config = ClientConfig(api_key="pk", base_url=KLAVIYO, profile_sync="update_only", revision="2025-10-15")
     email = 'x"),equals(email,"victim@example.com'
@@ -92,7 +86,6 @@ def test_platform_profile_lookup_sends_the_escaped_filter(merchant):
 # --- 9. the Loop API key never follows a redirect ----------------------------------------------------
 
 
-@ATTACK
 def test_platform_loop_backfill_does_not_send_its_key_to_a_redirect_target():
     client = LoopReturnsClient(api_key="loop-key-secret", base_url="https://api.loopreturns.com")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
