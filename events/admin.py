@@ -13,9 +13,18 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from config.admin import EstimatedCountPaginator, LogTableAdminMixin, chip
+from config.admin import (
+    CHIP_COLOURS,
+    DELIVERY_STATES,
+    IDENTIFICATION_WORDS,
+    EstimatedCountPaginator,
+    LogTableAdminMixin,
+    chip,
+    delivery_state_q,
+    identification_chip,
+)
 from destinations.admin import DestinationInline, apply_new_api_keys, render_event_deliveries
-from destinations.models import Delivery, DeliveryStatus, Destination
+from destinations.models import Delivery, Destination
 from events import dashboard, selectors, services, stream
 from events.charts import dashboard_charts
 from events.models import Event, EventType, Identification, Merchant
@@ -208,7 +217,8 @@ class TypeFilter(admin.SimpleListFilter):
 
 
 def delivery_status_choices() -> list[tuple[str, str]]:
-    return list(DeliveryStatus.choices)
+    """The console's delivery states (the same words on every page), with what each means."""
+    return [(state, f"{state} ({meaning})") for state, meaning in DELIVERY_STATES.items()]
 
 
 class DeliveryStatusFilter(admin.SimpleListFilter):
@@ -216,12 +226,13 @@ class DeliveryStatusFilter(admin.SimpleListFilter):
     parameter_name = "delivery_status"
 
     def lookups(self, request, model_admin):
-        return delivery_status_choices()
+        return [(state, state) for state in DELIVERY_STATES]
 
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
-        return queryset.filter(Exists(Delivery.objects.filter(event_id=OuterRef("pk"), status=self.value())))
+        in_state = Delivery.objects.filter(delivery_state_q(self.value()), event_id=OuterRef("pk"))
+        return queryset.filter(Exists(in_state))
 
 
 def pretty_json(value) -> str:
@@ -233,13 +244,13 @@ def pretty_json(value) -> str:
 @admin.register(Event)
 class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
     list_display = [
-        "received_at",
-        "merchant",
+        "received",
+        "merchant_name",
         "type",
-        "source",
         "profile_label",
         "identification_chip",
         "delivery_chips",
+        "source",
     ]
     list_filter = ["merchant", TypeFilter, "identification", "source", DeliveryStatusFilter]
     list_select_related = ["merchant", "profile"]
@@ -301,6 +312,14 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
         self._chips = stream.deliveries_by_event(ids)  # one query for the whole page
         return changelist
 
+    @admin.display(description="Received", ordering="-id")
+    def received(self, obj: Event) -> str:
+        return obj.received_at.strftime("%b %d, %H:%M:%S")
+
+    @admin.display(description="Merchant", ordering="merchant__name")
+    def merchant_name(self, obj: Event) -> str:
+        return obj.merchant.name
+
     @admin.display(description="Profile")
     def profile_label(self, obj: Event) -> str:
         if obj.profile is None:
@@ -309,14 +328,14 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Identified", ordering="identification")
     def identification_chip(self, obj: Event):
-        return chip(obj.get_identification_display(), status=obj.identification, title=obj.resolved_by)
+        return identification_chip(obj.identification, detail=obj.resolved_by)
 
     @admin.display(description="Deliveries")
     def delivery_chips(self, obj: Event):
         rows = getattr(self, "_chips", {}).get(obj.id, [])
         if not rows:
             return "-"
-        return format_html_join("", "{}", ((chip(f"{r['kind']}: {r['status']}", status=r["status"]),) for r in rows))
+        return format_html_join("", "{}", ((stream_chip(r),) for r in rows))
 
     @admin.display(description="Profile")
     def profile_link(self, obj: Event):
@@ -368,8 +387,9 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
             "opts": self.model._meta,
             "merchants": Merchant.objects.order_by("name").values_list("id", "name"),
             "types": [t.value for t in EventType],
-            "identifications": Identification.choices,
+            "identifications": [(v, IDENTIFICATION_WORDS[v][0]) for v in Identification.values],
             "delivery_statuses": delivery_status_choices(),
+            "chip_colours": json.dumps(CHIP_COLOURS),
             "json_url": reverse("admin:events_event_live_json"),
         }
         return TemplateResponse(request, "admin/events/event/live.html", context)
@@ -380,4 +400,15 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
         rows = stream.list_stream_events(stream.StreamFilters.from_query(request.GET))
         for row in rows:
             row["url"] = reverse("admin:events_event_change", args=[row["id"]])
+            row["identification_label"], row["identification_title"] = IDENTIFICATION_WORDS[row["identification"]]
+            for delivery in row["deliveries"]:
+                delivery["url"] = reverse("admin:destinations_delivery_change", args=[delivery["id"]])
+                delivery["title"] = DELIVERY_STATES.get(delivery["state"], "")
         return JsonResponse({"events": rows})
+
+
+def stream_chip(row: dict):
+    """A delivery chip named after its destination, linking to the delivery (event list, live stream)."""
+    url = reverse("admin:destinations_delivery_change", args=[row["id"]])
+    state = row["state"]
+    return chip(f"{row['destination']}: {state}", status=state, title=DELIVERY_STATES.get(state, ""), url=url)
