@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q
 from django.http import JsonResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -25,7 +27,7 @@ from config.admin import (
 )
 from destinations.admin import DestinationInline, apply_new_api_keys, render_event_deliveries
 from destinations.models import Delivery, Destination
-from events import dashboard, selectors, services, stream
+from events import dashboard, problems, selectors, services, stream
 from events.charts import dashboard_charts
 from events.models import Event, EventType, Identification, Merchant
 from identity.models import Profile
@@ -34,6 +36,7 @@ from returns.services import send_test_return_events, set_loop_webhook_secret
 admin.site.site_header = "Recapture console"
 admin.site.site_title = "Recapture"
 admin.site.index_title = "Merchants, events, identities and deliveries"
+admin.site.enable_nav_sidebar = False  # 300 px more for the lists at 1440 px; the console nav bar links the main pages
 
 # --- Merchants ---------------------------------------------------------------------
 
@@ -194,7 +197,38 @@ class MerchantAdmin(admin.ModelAdmin):
         merchant = self.get_object(request, object_id) if request.method == "GET" else None
         if merchant is not None:  # the dashboard is for reading; a save does not pay for it
             extra_context["dashboard"] = dashboard_charts(dashboard.get_merchant_dashboard(merchant))
+            extra_context["problem_count"] = sum(p.count for p in problems.list_problems(merchant.pk))
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/ingest-problems/", view(self.ingest_problems_view), name="events_merchant_ingest_problems"),
+            *super().get_urls(),
+        ]
+
+    def ingest_problems_view(self, request, pk: int):
+        """Refused requests and unknown event types of the last 24 h, grouped by reason."""
+        merchant = get_object_or_404(Merchant, pk=pk)
+        if not self.has_view_permission(request, merchant):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Ingest problems: {merchant.name}",
+            "opts": self.model._meta,
+            "merchant": merchant,
+            "problems": [problem_row(p) for p in problems.list_problems(merchant.pk)],
+            "hours": problems.KEEP_HOURS,
+        }
+        return TemplateResponse(request, "admin/events/merchant/ingest_problems.html", context)
+
+
+def problem_row(problem: problems.Problem) -> dict:
+    return {
+        "problem": problem,
+        "last_seen": datetime.fromtimestamp(problem.last_at, tz=UTC) if problem.last_at else None,
+        "sample": json.dumps(problem.sample, indent=2) if problem.sample else "",
+    }
 
 
 # --- Events ------------------------------------------------------------------------

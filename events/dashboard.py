@@ -36,6 +36,19 @@ class WindowStats:
         return sum(self.events_by_type.values())
 
     @property
+    def resolved_events(self) -> int:
+        return self.identification.get(Identification.RESOLVED, 0)
+
+    @property
+    def lift_text(self) -> str:
+        """The lift in words: "on top of 1 the store identified itself (6.0 times as many)"."""
+        native = self.identification.get(Identification.NATIVE, 0)
+        if native <= 0:
+            return "the store identified none itself"
+        ratio = (native + self.resolved_events) / native
+        return f"on top of {native:,} the store identified itself ({ratio:.1f} times as many)"
+
+    @property
     def lift_percent(self) -> float | None:
         """How many more identified events flows can use thanks to resolution, in %."""
         native = self.identification.get(Identification.NATIVE, 0)
