@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ from config.ratelimit import client_ip
 from events import problems, selectors
 from events.services import IngestResult
 
+logger = logging.getLogger(__name__)
 ORIGIN_CACHE_SECONDS = 10
 ORIGIN_CACHE_MAX = 1000
 READ_CHARS = 2000  # redacted first, then cut to problems.SAMPLE_CHARS: a cut value is never the one shown
@@ -60,13 +62,26 @@ def _body_already_read(request: Request) -> str:
     """The body as parsed or read so far; never read here (a 413's body stays unread)."""
     data = getattr(request, "_full_data", None)
     if isinstance(data, dict | list) and data:
-        return orjson.dumps(data)[:READ_CHARS].decode("utf-8", "replace")
+        try:
+            return orjson.dumps(data)[:READ_CHARS].decode("utf-8", "replace")
+        except (TypeError, orjson.JSONEncodeError):  # nested deeper than orjson goes: no body in the sample
+            return ""
     raw = getattr(request._request, "_body", b"")
     return raw[:READ_CHARS].decode("utf-8", "replace")
 
 
 def note_refusal(request: Request, exc: ApplicationError) -> None:
-    """Tally a refused request for its merchant: the authenticated one, else those allowing its Origin."""
+    """Tally a refused request for its merchant: the authenticated one, else those allowing its Origin.
+
+    Diagnostics never change the answer: any failure here is logged and the refusal goes out as it was.
+    """
+    try:
+        _note_refusal(request, exc)
+    except Exception:
+        logger.warning("ingest problem not recorded", exc_info=True)
+
+
+def _note_refusal(request: Request, exc: ApplicationError) -> None:
     origin = request._request.headers.get("Origin", "")[:200]
     merchant = getattr(request, "_auth", None)
     ids = [merchant.pk] if merchant is not None else (merchants_for_origin(origin) if origin else [])
