@@ -155,6 +155,13 @@ def _loops_event(state: FakeState, headers: Any, body: Any):
     return 200, {"success": True}, {}
 
 
+_ACCOUNTS = {
+    "data": [
+        {"type": "account", "id": "FAKE01", "attributes": {"contact_information": {"organization_name": "Fake shop"}}}
+    ]
+}
+_PROBES = ("/api/events", "/api/lists", "/api/flows", "/api/metrics")
+
 ROUTES = {
     ("POST", "/api/events"): _klaviyo_event,
     ("POST", "/api/event-bulk-create-jobs"): _klaviyo_bulk,
@@ -164,6 +171,11 @@ ROUTES = {
     ("PUT", "/api/v1/contacts/update"): lambda s, h, b: (200, {"success": True, "id": "c_fake"}, {}),
     ("GET", "/api/v1/contacts/find"): lambda s, h, b: (200, [], {}),
     ("GET", "/api/v1/api-key"): lambda s, h, b: (200, {"success": True, "teamName": "Fake team"}, {}),
+    # The destination Test's reads (a full-access key) and erasure
+    ("GET", "/api/accounts"): lambda s, h, b: (200, _ACCOUNTS, {}),
+    **{("GET", path): (lambda s, h, b: (200, {"data": []}, {})) for path in _PROBES},
+    ("POST", "/api/data-privacy-deletion-jobs"): lambda s, h, b: (202, None, {}),
+    ("POST", "/api/v1/contacts/delete"): lambda s, h, b: (200, {"success": True, "message": "Contact deleted."}, {}),
 }
 
 
