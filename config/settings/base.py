@@ -248,6 +248,8 @@ DELIVERY_TASK_BUDGET_SECONDS = env.float("DELIVERY_TASK_BUDGET_SECONDS", default
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=300)
 DELIVERY_HTTP_TIMEOUT_SECONDS = env.float("DELIVERY_HTTP_TIMEOUT_SECONDS", default=10.0)
 DELIVERY_LOG_RETENTION_DAYS = env.int("DELIVERY_LOG_RETENTION_DAYS", default=14)
+# run_sweeper looks for due deliveries this often (sooner when the next one is due sooner).
+SWEEPER_TICK_SECONDS = env.float("SWEEPER_TICK_SECONDS", default=1.0)
 
 # --- Data retention (config.retention, `manage.py prune_data`, daily schedule) -----------
 # Events older than this are deleted with their deliveries (never while a delivery is in flight); 0 keeps them.
