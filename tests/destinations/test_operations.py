@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+import responses
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -24,6 +25,8 @@ from destinations.services import (
 from destinations.services import test_destination as check_destination
 from destinations.services.operations import DestinationConfigError
 from tests.destinations.conftest import KLAVIYO, KLAVIYO_KEY, LOOPS, LOOPS_KEY, make_event
+from tests.fakes.core import mount
+from tests.fakes.klaviyo import KlaviyoDouble
 
 
 def test_test_destination_loops_valid_key(mocked, loops):
@@ -259,3 +262,21 @@ def test_replay_deliveries_command(merchant, klaviyo, capsys):
     assert json.loads(capsys.readouterr().out) == {"replayed": 1, "destination": klaviyo.pk}
     with pytest.raises(CommandError):
         call_command("replay_deliveries", "--destination", str(klaviyo.pk), "--since", "yesterday")
+
+
+def test_test_destination_on_the_klaviyo_double_reports_a_delivery_only_key_and_creates_nobody(klaviyo):
+    """Merchant-level: a key made with events/profiles/lists only; Test says flows, metrics and
+    reports lack scopes, and the merchant's Klaviyo holds no new profile or event afterwards."""
+    double = KlaviyoDouble()
+    double.scopes -= {"flows:read", "flows:write", "metrics:read"}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        mount(rsps, double, KLAVIYO)
+        result = check_destination(klaviyo)
+    assert result.ok
+    assert result.missing_scopes == {
+        "flows": ("flows:read", "flows:write"),
+        "metrics": ("metrics:read",),
+        "reports": ("flows:read", "metrics:read"),
+    }
+    assert (double.profiles, double.events) == ({}, [])
+    assert {entry.method for entry in double.log} == {"GET"}
