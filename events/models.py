@@ -64,6 +64,18 @@ class EventSource(models.TextChoices):
     SYSTEM = "system", "System / test"
 
 
+# Event ids the server makes live in these namespaces: Loop returns ("loop:<return id>:..."),
+# Shopify order webhooks ("shopify:..."), Recapture's own test and system events. An event
+# posted with the public write key may not use them (events.ingest refuses it), so a client
+# can never take a server event's id first and make the signed one a silent "duplicate".
+# A new server-side source registers its prefix here and builds its ids with it.
+SERVER_EVENT_ID_PREFIXES: tuple[str, ...] = ("loop:", "shopify:", "recapture:", "server:")
+
+
+def is_server_event_id(event_id: str) -> bool:
+    return event_id.strip().lower().startswith(SERVER_EVENT_ID_PREFIXES)
+
+
 class Identification(models.TextChoices):
     PENDING = "pending", "Pending"
     NATIVE = "native", "Native"
