@@ -114,6 +114,11 @@ def raise_alert(merchant_id: int, *, kind: str, message: str, count: int = 1) ->
     logger.warning("merchant alert", extra={"merchant_id": merchant_id, "kind": kind, "count": count})
 
 
+def resolve_alerts(alerts: Any) -> int:
+    """Close the given open alerts (a queryset); the next occurrence opens a new one."""
+    return alerts.filter(resolved_at__isnull=True).update(resolved_at=timezone.now())
+
+
 def note_ingest_over_quota(merchant: Merchant, *, key_count: int, shed: bool) -> None:
     """The store went over its ingest quota this minute: one alert update per merchant per minute."""
     window = int(timezone.now().timestamp() // 60)
