@@ -19,10 +19,9 @@ $(VENV)/.stamp-dev: requirements.txt requirements-dev.txt
 venv: $(VENV)/.stamp-run
 venv-dev: $(VENV)/.stamp-dev
 
-## Set up and start web (127.0.0.1:8000), the django-q2 worker and the sweeper together; Ctrl-C stops all.
+## Set up and start web (RUN_ADDR, default 127.0.0.1:8000), the django-q2 worker and the sweeper together; Ctrl-C stops all.
 run: venv
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py createcachetable
 	$(PY) manage.py bootstrap_demo
 	bash bin/run-dev
 
@@ -33,7 +32,6 @@ test: venv-dev
 ## Production web server (gunicorn); run `make worker` and one `make sweeper` beside it.
 serve: venv
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py createcachetable
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(VENV)/bin/gunicorn config.wsgi:application -c config/gunicorn.py
 
