@@ -167,9 +167,8 @@ def email_message(spec: FlowSpec, *, template_id: str) -> dict[str, Any]:
 def backup_flow_definition(spec: FlowSpec, inputs: FlowInputs) -> dict[str, Any]:
     """Trigger on our metric, wait, then one draft email; the flow filter excludes buyers and native recipients."""
     groups = exclusion_groups(inputs)
-    return {
+    definition: dict[str, Any] = {
         "triggers": [{"type": "metric", "id": inputs.trigger_metric_id}],
-        "profile_filter": {"condition_groups": groups} if groups else None,
         "actions": [
             {
                 "temporary_id": "delay",
@@ -180,13 +179,15 @@ def backup_flow_definition(spec: FlowSpec, inputs: FlowInputs) -> dict[str, Any]
             {
                 "temporary_id": "email",
                 "type": "send-email",
-                "links": {"next": None},
                 "data": {"status": "draft", "message": email_message(spec, template_id=inputs.template_id)},
             },
         ],
         "entry_action_id": "delay",
         "reentry_criteria": {"duration": spec.reentry_days, "unit": "day"},
     }
+    if groups:  # nullable fields are left out rather than sent as null
+        definition["profile_filter"] = {"condition_groups": groups}
+    return definition
 
 
 def flow_body(name: str, definition: dict[str, Any]) -> dict[str, Any]:
@@ -206,7 +207,7 @@ def cloned_definition(native: dict[str, Any], inputs: FlowInputs, *, native_metr
     entry point follow the renaming; the native metric's trigger filter conditions are
     re-pointed at our metric; our exclusion groups are added to the native flow filter.
     """
-    definition = copy.deepcopy(native)
+    definition = without_nulls(native)
     renamed = {str(a.get("id")): f"action-{n}" for n, a in enumerate(definition.get("actions") or []) if a.get("id")}
     for action in definition.get("actions") or []:
         if action.get("id"):
@@ -223,8 +224,20 @@ def cloned_definition(native: dict[str, Any], inputs: FlowInputs, *, native_metr
     ]
     groups = list(((definition.get("profile_filter") or {}).get("condition_groups")) or [])
     groups += [g for g in exclusion_groups(inputs) if g not in groups]
-    definition["profile_filter"] = {"condition_groups": groups} if groups else None
+    if groups:
+        definition["profile_filter"] = {"condition_groups": groups}
+    else:
+        definition.pop("profile_filter", None)
     return definition
+
+
+def without_nulls(value: Any) -> Any:
+    """A deep copy without null members (a definition read back has them; a create needs none)."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return copy.deepcopy(value)
 
 
 def _draft_messages(data: Any) -> None:

@@ -56,3 +56,33 @@ def validate_loops_contact_update(body: dict[str, Any]) -> None:
         schema = {"$ref": SPEC_URI.format(LOOPS) + "#/components/schemas/MailingListSubscriptions"}
         jsonschema.Draft202012Validator(schema, registry=_registry(LOOPS)).validate(body["mailingLists"])
         assert all(isinstance(v, bool) for v in body["mailingLists"].values())
+
+
+def _numbers_any_of(node: Any) -> Any:
+    """The spec's ``oneOf: [{type: integer}, {type: number}]`` rejects every integer (it is valid
+    under both branches, and oneOf wants exactly one). That one pattern, and only it, becomes anyOf."""
+    if isinstance(node, dict):
+        node = {k: _numbers_any_of(v) for k, v in node.items()}
+        one_of = node.get("oneOf")
+        if isinstance(one_of, list) and sorted(str(b.get("type")) for b in one_of if isinstance(b, dict)) == [
+            "integer",
+            "number",
+        ]:
+            node["anyOf"] = node.pop("oneOf")
+        return node
+    if isinstance(node, list):
+        return [_numbers_any_of(v) for v in node]
+    return node
+
+
+@cache
+def _flows_registry() -> Registry:
+    resource = Resource.from_contents(_numbers_any_of(_spec(KLAVIYO)), default_specification=DRAFT202012)
+    return Registry().with_resource(SPEC_URI.format(KLAVIYO), resource)
+
+
+def validate_klaviyo_request(path: str, method: str, body: Any) -> None:
+    """Like validate_request for Klaviyo, with the integer/number oneOf read as anyOf (flow filters
+    and reports carry integer counts)."""
+    schema = request_schema(KLAVIYO, path, method)
+    jsonschema.Draft202012Validator(schema, registry=_flows_registry()).validate(body)
