@@ -207,7 +207,7 @@ def cloned_definition(native: dict[str, Any], inputs: FlowInputs, *, native_metr
     entry point follow the renaming; the native metric's trigger filter conditions are
     re-pointed at our metric; our exclusion groups are added to the native flow filter.
     """
-    definition = without_nulls(native)
+    definition = copy.deepcopy(native)
     renamed = {str(a.get("id")): f"action-{n}" for n, a in enumerate(definition.get("actions") or []) if a.get("id")}
     for action in definition.get("actions") or []:
         if action.get("id"):
@@ -229,15 +229,6 @@ def cloned_definition(native: dict[str, Any], inputs: FlowInputs, *, native_metr
     else:
         definition.pop("profile_filter", None)
     return definition
-
-
-def without_nulls(value: Any) -> Any:
-    """A deep copy without null members (a definition read back has them; a create needs none)."""
-    if isinstance(value, dict):
-        return {k: without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [without_nulls(v) for v in value]
-    return copy.deepcopy(value)
 
 
 def _draft_messages(data: Any) -> None:
