@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('destinations', '0003_drop_own_prune_schedule'),
+        ('destinations', '0004_list_id_platform_alphabet'),
     ]
 
     operations = [
