@@ -13,7 +13,9 @@ from django.urls import reverse
 from destinations.models import BackupFlow, DeliveryStatus
 from tests.admin.conftest import DeliveryFactory, DestinationFactory
 from tests.factories import EventFactory
-from tests.fakes.klaviyo_flows import KlaviyoFlowsDouble
+from tests.fakes.core import mount
+from tests.fakes.klaviyo import KlaviyoDouble
+from tests.fakes.klaviyo_flows import KlaviyoFlows
 
 pytestmark = pytest.mark.django_db
 KEY = "pk_live_secret_abcd1234"
@@ -23,12 +25,13 @@ CHANGELIST = reverse("admin:destinations_destination_changelist")
 @pytest.fixture
 def double(settings):
     settings.KLAVIYO_API_URL = "https://a.klaviyo.com"
-    fake = KlaviyoFlowsDouble(api_key=KEY)
+    klaviyo = KlaviyoDouble(api_key=KEY)
+    fake = KlaviyoFlows(klaviyo)
     for name in ("Viewed Product", "Added to Cart", "Started Checkout", "Placed Order", "Received Email"):
         fake.add_metric(name)
     fake.add_flow("Abandoned Checkout", metric_id=fake.add_metric("Checkout Started", "Shopify"))
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fake.install(rsps)
+        mount(rsps, klaviyo, settings.KLAVIYO_API_URL)
         yield fake
 
 
@@ -69,7 +72,7 @@ def test_provision_action_refuses_a_loops_destination(admin_client, double):
     loops = DestinationFactory(kind="loops")
     messages = _messages(run_action(admin_client, "provision_flows", loops))
     assert messages == [f"{loops}: backup flows are a Klaviyo feature."]
-    assert double.requests == []
+    assert double.klaviyo.log == []
 
 
 def _measured_destination(double):

@@ -10,18 +10,30 @@ import responses
 from destinations.models import BackupFlow
 from destinations.services.flows import FlowProvisioningError, provision_backup_flows, refresh_backup_flow_reports
 from tests.destinations.conftest import KLAVIYO_KEY, DestinationFactory
-from tests.fakes.klaviyo_flows import KlaviyoFlowsDouble
+from tests.fakes.core import mount
+from tests.fakes.klaviyo import KlaviyoDouble
+from tests.fakes.klaviyo_flows import KlaviyoFlows
 
 pytestmark = pytest.mark.django_db
 SUFFIX = " - Recapture"
 
 
 @pytest.fixture
-def double():
-    fake = KlaviyoFlowsDouble(api_key=KLAVIYO_KEY, metrics_page_size=3)
+def klaviyo():
+    return KlaviyoDouble(api_key=KLAVIYO_KEY)
+
+
+@pytest.fixture
+def double(klaviyo):
+    """The merchant's Klaviyo account: the Klaviyo double with its flows, metrics and reports."""
+    flows = KlaviyoFlows(klaviyo, metrics_page_size=3)  # small pages: the client follows the cursor
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fake.install(rsps)
-        yield fake
+        mount(rsps, klaviyo, "https://a.klaviyo.com")
+        yield flows
+
+
+def sent(klaviyo: KlaviyoDouble, method: str | None = None, path: str | None = None) -> list:
+    return [r for r in klaviyo.log if (method is None or r.method == method) and (path is None or r.path == path)]
 
 
 @pytest.fixture
@@ -43,7 +55,7 @@ def shop_account(double):
     return ids
 
 
-def created_flows(double: KlaviyoFlowsDouble) -> dict[str, dict]:
+def created_flows(double: KlaviyoFlows) -> dict[str, dict]:
     return {fid: f for fid, f in double.flows.items() if f["name"].startswith("Recapture backup")}
 
 
@@ -71,7 +83,7 @@ def test_provision_backup_flows_creates_three_draft_flows_on_our_metrics(double,
     assert checkout["reentry_criteria"] == {"duration": 7, "unit": "day"}
     # every flow and every email is a draft: an event of our metric emails nobody
     assert {f["status"] for f in flows.values()} == {"draft"}
-    assert double.would_fire("Started Checkout" + SUFFIX) == []
+    assert double.klaviyo.flows.get("Started Checkout" + SUFFIX, []) == []
     assert BackupFlow.objects.filter(destination=destination).exclude(remote_flow_id="").count() == 3
 
 
@@ -102,7 +114,7 @@ def test_provision_backup_flows_again_creates_nothing_and_reports_what_exists(do
     assert [line.outcome for line in again.lines] == ["exists", "exists", "exists"]
     assert all("exists (draft)" in line.message for line in again.lines)
     assert double.flows.keys() == flows_before.keys() and double.templates.keys() == templates_before.keys()
-    assert not [r for r in double.requests if r[0] in ("PATCH",) or r[1] == "/api/events"]
+    assert not [r for r in double.klaviyo.log if r.method == "PATCH" or r.path == "/api/events"]
     assert BackupFlow.objects.filter(destination=destination).count() == 3
 
 
@@ -122,9 +134,8 @@ def test_provision_backup_flows_adopts_a_flow_of_the_same_name_instead_of_duplic
 def test_provision_backup_flows_reports_differences_and_never_turns_anything_live(double, destination, shop_account):
     provision_backup_flows(destination)
     flow_id, flow = next((k, f) for k, f in created_flows(double).items() if "Browse" in f["name"])
-    flow["status"] = "live"  # the merchant switched it on in Klaviyo
+    double.set_status(flow_id, "live", emails="live")  # the merchant switched it on in Klaviyo
     flow["definition"]["actions"][0]["data"]["value"] = 6  # and changed the delay
-    flow["definition"]["actions"][1]["data"]["status"] = "live"
     double.add_flow("Added to Cart flow", metric_id=shop_account["Added to Cart"])  # a new native flow
 
     lines = {line.kind: line for line in provision_backup_flows(destination).lines}
@@ -135,7 +146,9 @@ def test_provision_backup_flows_reports_differences_and_never_turns_anything_liv
     assert "not in draft" in lines["browse_abandonment"].message
     assert lines["abandoned_cart"].outcome == "differs" and "flow filter" in lines["abandoned_cart"].message
     assert double.flows[flow_id]["definition"]["actions"][0]["data"]["value"] == 6  # left as the merchant made it
-    assert not [r for r in double.requests if r[0] == "PATCH"]
+    assert not sent(double.klaviyo, "PATCH")
+    # the live one now emails whoever triggers our metric; that was the merchant's decision
+    assert double.klaviyo.flows["Viewed Product" + SUFFIX] == [flow["name"]]
 
 
 def test_provision_backup_flows_dry_run_sends_no_write_and_shows_every_body(double, destination, shop_account):
@@ -146,7 +159,7 @@ def test_provision_backup_flows_dry_run_sends_no_write_and_shows_every_body(doub
     assert [r.step for r in report.planned] == ["template-create", "flow-create"] * 3
     assert all(r.json for r in report.planned)
     assert not BackupFlow.objects.exists()
-    assert {m for m, _, _ in double.requests} == {"GET"}
+    assert {r.method for r in double.klaviyo.log} == {"GET"}
 
 
 def test_provision_backup_flows_creates_a_missing_metric_with_one_internal_event(double, destination):
@@ -154,13 +167,18 @@ def test_provision_backup_flows_creates_a_missing_metric_with_one_internal_event
 
     report = provision_backup_flows(destination)
 
-    names = {e["metric"]["data"]["attributes"]["name"] for e in double.events}
-    assert names == {"Viewed Product" + SUFFIX, "Added to Cart" + SUFFIX, "Started Checkout" + SUFFIX}
-    for event in double.events:  # nobody to email: no email address, no phone number
-        assert event["profile"]["data"]["attributes"] == {
-            "external_id": f"recapture-internal-metric-seed-{destination.pk}"
-        }
-        assert event["properties"]["RecaptureInternal"] is True
+    events = double.klaviyo.recorded()
+    assert {e.metric for e in events} == {
+        "Viewed Product" + SUFFIX,
+        "Added to Cart" + SUFFIX,
+        "Started Checkout" + SUFFIX,
+    }
+    (seed,) = {e.profile_id for e in events}
+    profile = double.klaviyo.profiles[seed]  # nobody to email: no email address, no phone number
+    assert (profile.email, profile.phone_number) == (None, None)
+    assert profile.external_id == f"recapture-internal-metric-seed-{destination.pk}"
+    assert all(e.properties["RecaptureInternal"] is True for e in events)
+    assert double.klaviyo.flows_fired() == []
     assert [line.outcome for line in report.lines] == ["created", "created", "created"]
     assert any("was missing" in note for note in report.notes)
     assert any("No Received Email metric" in note for note in report.notes)
@@ -184,16 +202,14 @@ def test_provision_backup_flows_can_clone_the_native_flow(double, destination, s
     assert [line.outcome for line in provision_backup_flows(destination, clone_native=True).lines] == ["exists"] * 3
 
 
-def test_provision_backup_flows_names_the_missing_scope(double, destination, shop_account, monkeypatch):
-    original = double._create_template
-    monkeypatch.setattr(double, "_create_template", lambda q, b: (403, {"errors": [{"detail": "no scope"}]}))
+def test_provision_backup_flows_names_the_missing_scope(double, destination, shop_account):
+    double.klaviyo.scopes.discard("templates:write")
 
     report = provision_backup_flows(destination)
 
     assert report.lines[-1].outcome == "failed"
-    assert "templates:write" in report.lines[-1].message
+    assert "HTTP 403" in report.lines[-1].message and "templates:write" in report.lines[-1].message
     assert created_flows(double) == {}
-    monkeypatch.setattr(double, "_create_template", original)
 
 
 def test_provision_backup_flows_refuses_a_loops_destination(merchant):
@@ -217,13 +233,15 @@ def test_refresh_backup_flow_reports_stores_recipients_conversions_revenue(doubl
     assert rows["abandoned_checkout"].revenue == Decimal("850.50")
     assert (rows["abandoned_cart"].recipients, rows["abandoned_cart"].revenue) == (80, Decimal("200.25"))
     assert rows["browse_abandonment"].recipients == 0 and rows["browse_abandonment"].reported_at is not None
-    (report_body,) = [b for m, p, b in double.requests if p == "/api/flow-values-reports"]
+    (report,) = sent(double.klaviyo, "POST", "/api/flow-values-reports")
+    report_body = report.body
     assert report_body["data"]["attributes"]["conversion_metric_id"] == shop_account["Placed Order"]
 
 
 def test_refresh_backup_flow_reports_throttled_is_a_clear_error(double, destination, shop_account):
     provision_backup_flows(destination)
-    double.report_calls = 2  # the steady limit (2/m) is used up
+    now = double.klaviyo.clock()
+    double.report_times = [now, now]  # the steady limit (2/m) is used up
 
     with pytest.raises(FlowProvisioningError, match="429"):
         refresh_backup_flow_reports(destination)

@@ -7,8 +7,11 @@ import pytest
 
 from destinations.clients import klaviyo_flows as kf
 from tests.destinations.contract import validate_klaviyo_request
-from tests.fakes.klaviyo_flows import KlaviyoFlowsDouble
+from tests.fakes.core import Call
+from tests.fakes.klaviyo import KlaviyoDouble
+from tests.fakes.klaviyo_flows import KlaviyoFlows
 
+HEADERS = {"Authorization": "Klaviyo-API-Key k", "revision": "2026-07-15"}
 INPUTS = kf.FlowInputs("MTRIG", "TPL1", ("PO1", "PO2"), "RE1", ("NAT1", "NAT2"))
 
 
@@ -128,20 +131,21 @@ def test_sum_flow_values_adds_messages_and_channels_per_flow():
 
 def test_double_refuses_a_body_that_breaks_the_spec():
     """The double is only useful if a drifting payload fails: a bad delay unit is a 400."""
-    double = KlaviyoFlowsDouble(api_key="k")
+    klaviyo = KlaviyoDouble()
+    double = KlaviyoFlows(klaviyo)
     double.add_metric("M")
     definition = kf.backup_flow_definition(kf.SPECS[kf.FlowKind.CART], kf.FlowInputs(double.metric_id("M"), ""))
     definition["actions"][0]["data"]["unit"] = "fortnights"
-    headers = {"Authorization": "Klaviyo-API-Key k", "revision": "2026-07-15"}
-    status, body = double.handle("POST", "/api/flows", {}, headers, kf.flow_body("x", definition))
-    assert status == 400 and "fortnights" in body["errors"][0]["detail"]
+    reply = klaviyo.handle(Call("POST", "/api/flows", {}, HEADERS, kf.flow_body("x", definition)))
+    assert reply.status == 400 and "fortnights" in reply.body["errors"][0]["detail"]
+    assert double.flows == {}
     with pytest.raises(jsonschema.ValidationError):
         validate_klaviyo_request("/api/flows", "post", kf.flow_body("x", definition))
 
 
 def test_double_refuses_a_trigger_on_a_metric_that_does_not_exist():
-    double = KlaviyoFlowsDouble(api_key="k")
+    klaviyo = KlaviyoDouble()
+    KlaviyoFlows(klaviyo)
     definition = kf.backup_flow_definition(kf.SPECS[kf.FlowKind.CART], kf.FlowInputs("NOPE", ""))
-    headers = {"Authorization": "Klaviyo-API-Key k", "revision": "2026-07-15"}
-    status, body = double.handle("POST", "/api/flows", {}, headers, kf.flow_body("x", definition))
-    assert status == 400 and "does not exist" in body["errors"][0]["detail"]
+    reply = klaviyo.handle(Call("POST", "/api/flows", {}, HEADERS, kf.flow_body("x", definition)))
+    assert reply.status == 400 and "does not exist" in reply.body["errors"][0]["detail"]
