@@ -13,6 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from config.admin import EstimatedCountPaginator, LogTableAdminMixin, chip
 from destinations import services
+from destinations.admin_flows import FLOW_ACTIONS
 from destinations.models import Delivery, DeliveryAttempt, Destination
 from events.models import Event, EventType
 
@@ -145,7 +146,7 @@ class DestinationAdmin(admin.ModelAdmin):
     list_select_related = ["merchant"]
     search_fields = ["name", "merchant__name", "=merchant__shop_domain"]
     readonly_fields = ["api_key_last4", "health", "test"]
-    actions = ["test_destinations", "replay_dead", "backfill_7_days"]
+    actions = ["test_destinations", "replay_dead", "backfill_7_days", *FLOW_ACTIONS]
 
     def get_fields(self, request, obj=None):
         return ["merchant", *DestinationInline.fields]

@@ -6,6 +6,8 @@ class DestinationsConfig(AppConfig):
     verbose_name = "Destinations and delivery"
 
     def ready(self) -> None:
+        from destinations import dashboard  # noqa: F401  (registers the merchant dashboard section)
+
         """Fill the lower layers' hooks: identity's erasure reaches the platforms; the sweeper
         also sends due platform erasure requests."""
         from destinations.services import erasure, sweep

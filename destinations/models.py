@@ -196,6 +196,48 @@ class RateLimitBucket(models.Model):
         return self.key
 
 
+class BackupFlowKind(models.TextChoices):
+    BROWSE = "browse_abandonment", "Browse Abandonment"
+    CART = "abandoned_cart", "Abandoned Cart"
+    CHECKOUT = "abandoned_checkout", "Abandoned Checkout"
+
+
+class BackupFlow(models.Model):
+    """A backup abandonment flow Recapture created (as a draft) in a destination's Klaviyo account."""
+
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="backup_flows")
+    kind = models.CharField(max_length=32, choices=BackupFlowKind.choices)
+    name = models.CharField(max_length=200)
+    remote_flow_id = models.CharField(max_length=64, blank=True, default="")
+    remote_template_id = models.CharField(max_length=64, blank=True, default="")
+    trigger_metric_id = models.CharField(max_length=64, blank=True, default="")
+    native_flow_ids = models.JSONField(default=list, blank=True, help_text="The merchant's own flows it excludes.")
+    cloned_from = models.CharField(
+        max_length=64, blank=True, default="", help_text="Native flow id it was cloned from."
+    )
+    definition_digest = models.CharField(max_length=32, blank=True, default="")
+    remote_status = models.CharField(max_length=16, blank=True, default="", help_text="As last seen in Klaviyo.")
+    checked_at = models.DateTimeField(null=True, blank=True)
+    # Klaviyo's reporting API (flow-values-reports), as last refreshed
+    recipients = models.PositiveIntegerField(default=0)
+    conversions = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    report_timeframe = models.CharField(max_length=32, blank=True, default="")
+    reported_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["destination_id", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["destination", "kind"], name="backup_flow_unique_kind"),
+            models.CheckConstraint(condition=Q(kind__in=BackupFlowKind.values), name="backup_flow_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.remote_flow_id or 'not created'})"
+
+
 class PlatformErasureStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SENDING = "sending", "Sending"

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('destinations', '0004_list_id_platform_alphabet'),
+        ('destinations', '0005_backup_flows'),
         ('identity', '0005_lean_identity_indexes'),
     ]
 
