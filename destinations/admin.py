@@ -21,6 +21,7 @@ from config.admin import (
     delivery_chip,
     delivery_state_q,
 )
+from config.forms import MappingField
 from destinations import services
 from destinations.admin_flows import FLOW_ACTIONS
 from destinations.models import Delivery, DeliveryAttempt, Destination
@@ -47,6 +48,11 @@ class DestinationForm(forms.ModelForm):
     )
     custom_event_types = forms.CharField(
         required=False, help_text="Custom event names to forward too, comma separated (opt-in)."
+    )
+    name_overrides = MappingField(
+        required=False,
+        label="Metric name overrides",
+        help_text="One per line: event type = the name it gets in the platform, e.g. Purchase = Order Placed.",
     )
 
     class Meta:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 from django import forms
@@ -25,6 +26,7 @@ from config.admin import (
     delivery_state_q,
     identification_chip,
 )
+from config.forms import LinesField
 from destinations.admin import DestinationInline, apply_new_api_keys, render_event_deliveries
 from destinations.models import Delivery, Destination
 from events import dashboard, problems, selectors, services, stream
@@ -55,6 +57,16 @@ def copyable(text: str, *, element_id: str):
 
 
 class MerchantForm(forms.ModelForm):
+    allowed_origins = LinesField(
+        required=False,
+        help_text="One per line: the store's addresses the pixel runs on, e.g. https://acme.com and "
+        "https://www.acme.com (scheme and host, no path). Add <code>null</code> for Shopify's custom-pixel sandbox.",
+    )
+    blocked_identifier_values = LinesField(
+        required=False,
+        label="Blocked identifier values",
+        help_text="One per line: values that never link profiles (a shared test email, a placeholder phone).",
+    )
     loop_webhook_secret = forms.CharField(
         label="Set Loop webhook secret",
         required=False,
@@ -73,6 +85,18 @@ class MerchantForm(forms.ModelForm):
             "blocked_identifier_values",
             "reidentify_lookback_hours",
         ]
+
+    def clean_allowed_origins(self) -> list[str]:
+        origins = self.cleaned_data["allowed_origins"]
+        bad = [o for o in origins if o != "null" and not ORIGIN_RE.match(o)]
+        if bad:
+            raise forms.ValidationError(
+                f"Not an origin (scheme://host[:port], no path): {', '.join(bad)}. Example: https://acme.com"
+            )
+        return [o.rstrip("/") for o in origins]
+
+
+ORIGIN_RE = re.compile(r"^https?://[^/\s?#]+/?$", re.IGNORECASE)
 
 
 @admin.register(Merchant)
