@@ -191,19 +191,72 @@ class MerchantAdmin(admin.ModelAdmin):
             messages.WARNING,
         )
 
-    @admin.action(description="Rotate write key (the old key stops working)", permissions=["change"])
-    def rotate_write_key(self, request, queryset) -> None:
+    def _confirm_first(self, request, queryset, *, action: str, title: str, consequences: list[str]):
+        """Destructive actions ask first (as Django's delete does): a page saying what happens; None once confirmed."""
+        if request.POST.get("confirmed") == "yes":
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+            "objects": list(queryset),
+            "action": action,
+            "consequences": consequences,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/confirm_action.html", context)
+
+    @admin.action(description="Rotate write key (the old key stops working)…", permissions=["change"])
+    def rotate_write_key(self, request, queryset):
+        page = self._confirm_first(
+            request,
+            queryset,
+            action="rotate_write_key",
+            title="Rotate the write key?",
+            consequences=[
+                "The current write key is refused at once: the store stops tracking until the new snippet is live.",
+                "Re-install the pixel <script> snippet in the theme and the Shopify Custom Pixel code "
+                "(both on the merchant page, with Copy buttons) right after rotating.",
+            ],
+        )
+        if page is not None:
+            return page
         for merchant in queryset:
             services.rotate_write_key(merchant)
             self.log_change(request, merchant, "Rotated the write key.")
-            self.message_user(request, f"{merchant}: new write key {merchant.write_key}", messages.SUCCESS)
+            url = reverse("admin:events_merchant_change", args=[merchant.pk])
+            self.message_user(
+                request,
+                format_html(
+                    "{}: new write key <code>{}</code>. The old key is refused from now on: "
+                    '<a href="{}#rc-pixel-snippet">re-install the pixel snippet and the Shopify Custom Pixel code</a>.',
+                    merchant.name,
+                    merchant.write_key,
+                    url,
+                ),
+                messages.WARNING,
+            )
+        return None
 
-    @admin.action(description="Rotate returns webhook secret (shown once)", permissions=["rotate_secret"])
-    def rotate_returns_webhook_secret(self, request, queryset) -> None:
+    @admin.action(description="Rotate returns webhook secret (shown once)…", permissions=["rotate_secret"])
+    def rotate_returns_webhook_secret(self, request, queryset):
+        page = self._confirm_first(
+            request,
+            queryset,
+            action="rotate_returns_webhook_secret",
+            title="Rotate the Loop Returns webhook secret?",
+            consequences=[
+                "Webhooks Loop signs with the current secret are refused (401) from now on.",
+                "The new secret is shown once: paste it into Loop (Settings > Developers > Webhooks) right away.",
+            ],
+        )
+        if page is not None:
+            return page
         for merchant in queryset:
             services.rotate_returns_webhook_secret(merchant)
             self.log_change(request, merchant, "Rotated the returns webhook secret.")
             self._show_secret(request, merchant, "rotated")
+        return None
 
     def save_formset(self, request, form, formset, change) -> None:
         super().save_formset(request, form, formset, change)
