@@ -90,7 +90,7 @@ def test_dashboard_legends_show_every_count(console, page, screenshot):
     expect(card).to_contain_text("more events with a known shopper, thanks to Recapture")
     expect(card).not_to_contain_text("lift (resolved vs. native)")
     page.locator("#rc-dashboard").scroll_into_view_if_needed()
-    screenshot("merchant-dashboard", full_page=False)
+    screenshot("dashboard-every-state", full_page=False)
 
 
 def test_lists_show_the_important_columns_at_1440(console, page, screenshot):
@@ -110,7 +110,7 @@ def test_lists_show_the_important_columns_at_1440(console, page, screenshot):
     expect(page.locator("#result_list")).to_contain_text("'email' is not a valid email address")
     expect(page.locator("#result_list .rc-chip", has_text=re.compile("^retrying$"))).to_have_count(1)
     expect(page.locator("#result_list .rc-chip", has_text=re.compile("^Pending$"))).to_have_count(0)
-    screenshot("deliveries", full_page=False)
+    screenshot("deliveries-every-state", full_page=False)
 
 
 def test_dry_run_request_body_is_viewable_and_not_called_succeeded(console, page, screenshot):
@@ -122,7 +122,7 @@ def test_dry_run_request_body_is_viewable_and_not_called_succeeded(console, page
     block.locator("details.rc-request-body summary").click()
     expect(block.locator("details.rc-request-body pre")).to_contain_text('"eventName": "Added to Cart"')
     block.scroll_into_view_if_needed()
-    screenshot("event-detail", full_page=False)
+    screenshot("event-dry-run-body", full_page=False)
 
 
 def _closed_port() -> int:
