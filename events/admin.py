@@ -308,7 +308,7 @@ def problem_row(problem: problems.Problem) -> dict:
     return {
         "problem": problem,
         "last_seen": datetime.fromtimestamp(problem.last_at, tz=UTC) if problem.last_at else None,
-        "sample": json.dumps(problem.sample, indent=2) if problem.sample else "",
+        "sample": [(k, v) for k, v in (problem.sample or {}).items() if v and k != "code"],
     }
 
 
@@ -334,6 +334,19 @@ class TypeFilter(admin.SimpleListFilter):
 def delivery_status_choices() -> list[tuple[str, str]]:
     """The console's delivery states (the same words on every page), with what each means."""
     return [(state, f"{state} ({meaning})") for state, meaning in DELIVERY_STATES.items()]
+
+
+class IdentificationFilter(admin.SimpleListFilter):
+    """Who the shopper is, in the words the chips use (identified / resolved / anonymous / processing)."""
+
+    title = "who the shopper is"
+    parameter_name = "identification__exact"
+
+    def lookups(self, request, model_admin):
+        return [(value, word) for value, (word, _) in IDENTIFICATION_WORDS.items()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(identification=self.value()) if self.value() else queryset
 
 
 class DeliveryStatusFilter(admin.SimpleListFilter):
@@ -367,7 +380,7 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
         "delivery_chips",
         "source",
     ]
-    list_filter = ["merchant", TypeFilter, "identification", "source", DeliveryStatusFilter]
+    list_filter = ["merchant", TypeFilter, IdentificationFilter, "source", DeliveryStatusFilter]
     list_select_related = ["merchant", "profile"]
     search_fields = ["=event_id", "=anonymous_id", "=profile__email"]
     ordering = ["-id"]
