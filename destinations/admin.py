@@ -129,12 +129,18 @@ def test_button(destination: Destination):
     )
 
 
-class DestinationInline(admin.StackedInline):
+class KeyEndingMixin:
+    @admin.display(description="Saved key ends in")
+    def key_ending(self, obj: Destination) -> str:
+        return f"…{obj.api_key_last4}" if obj.api_key_last4 else "-"
+
+
+class DestinationInline(KeyEndingMixin, admin.StackedInline):
     model = Destination
     form = DestinationForm
     extra = 0
-    readonly_fields = ["api_key_last4", "health", "test"]
-    fields = [*DestinationForm.Meta.fields[:3], "api_key_last4", *DestinationForm.Meta.fields[3:], "health", "test"]
+    readonly_fields = ["key_ending", "health", "test"]
+    fields = [*DestinationForm.Meta.fields[:3], "key_ending", *DestinationForm.Meta.fields[3:], "health", "test"]
 
     @admin.display(description="Status")
     def health(self, obj: Destination):
@@ -146,13 +152,14 @@ class DestinationInline(admin.StackedInline):
 
 
 @admin.register(Destination)
-class DestinationAdmin(admin.ModelAdmin):
+class DestinationAdmin(KeyEndingMixin, admin.ModelAdmin):
     form = DestinationForm
     list_display = ["name", "merchant", "kind", "key_hint", "enabled", "dry_run", "health"]
     list_filter = ["kind", "status", "enabled", "dry_run"]
     list_select_related = ["merchant"]
     search_fields = ["name", "merchant__name", "=merchant__shop_domain"]
-    readonly_fields = ["api_key_last4", "health", "test"]
+    readonly_fields = ["key_ending", "health", "test"]
+
     actions = ["test_destinations", "replay_dead", "backfill_7_days", *FLOW_ACTIONS]
 
     def get_fields(self, request, obj=None):

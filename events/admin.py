@@ -332,8 +332,8 @@ class TypeFilter(admin.SimpleListFilter):
 
 
 def delivery_status_choices() -> list[tuple[str, str]]:
-    """The console's delivery states (the same words on every page), with what each means."""
-    return [(state, f"{state} ({meaning})") for state, meaning in DELIVERY_STATES.items()]
+    """The console's delivery states: the same words on every page (their meaning is the chips' tooltip)."""
+    return [(state, state) for state in DELIVERY_STATES]
 
 
 class IdentificationFilter(admin.SimpleListFilter):
