@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularRedocView
 
 DOCS_CSP = (
@@ -21,6 +22,7 @@ DOCS_CSP = (
 class RedocView(SpectacularRedocView):
     template_name = "api/redoc.html"
 
+    @extend_schema(exclude=True)
     def get(self, request, *args: Any, **kwargs: Any):
         response = super().get(request, *args, **kwargs)
         response["Content-Security-Policy"] = DOCS_CSP
