@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("events.urls")),
     path("api/v1/returns/", include("returns.api.urls")),
+    path("api/v1/shopify/", include("shopify.api.urls")),
     path("demo/store/", demo_store, name="demo-store"),
     path("admin/", admin.site.urls),
 ]

@@ -47,6 +47,7 @@ def parse_event(raw: Any, *, now: datetime, max_future: timedelta) -> NewEvent:
     if not isinstance(raw, dict):
         raise EventInvalidError("invalid_event", "Each event must be a JSON object.")
     check_json_value(raw)
+    _refuse_reserved_id(raw)
     if shopify.is_shopify_event(raw):
         fields = shopify.normalise_event(raw)
         source = EventSource.SHOPIFY
@@ -57,6 +58,20 @@ def parse_event(raw: Any, *, now: datetime, max_future: timedelta) -> NewEvent:
     for name in ("event_id", "type", "anonymous_id"):
         fields[name] = _required_id(fields.get(name), name)
     return NewEvent(**fields, raw=raw, source=source)
+
+
+RESERVED_EVENT_ID_PREFIXES = (shopify.SERVER_EVENT_ID_PREFIX,)
+
+
+def _refuse_reserved_id(raw: dict[str, Any]) -> None:
+    """Ids in a server-made namespace are ours (e.g. an order webhook's Placed Order): a client
+    sending one could pre-empt the real event, which the unique event id would then drop."""
+    for key in ("event_id", "id"):
+        value = raw.get(key)
+        if isinstance(value, str) and value.strip().lower().startswith(RESERVED_EVENT_ID_PREFIXES):
+            raise EventInvalidError(
+                "reserved_event_id", "This event id is in a namespace reserved for server-made events."
+            )
 
 
 def _native_fields(raw: dict[str, Any]) -> dict[str, Any]:

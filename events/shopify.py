@@ -20,6 +20,8 @@ EVENT_TYPES: dict[str, str] = {
     "checkout_contact_info_submitted": EventType.IDENTIFY,
     "checkout_completed": EventType.PURCHASE,
 }
+# Event ids Recapture makes itself for Shopify's server-side data: a client may never send one.
+SERVER_EVENT_ID_PREFIX = "shopify:"
 CLICK_ID_PARAMS = ("fbclid", "gclid", "gbraid", "wbraid", "ttclid", "msclkid")
 UTM_PARAMS = ("source", "medium", "campaign", "term", "content")
 ADDRESS_TRAITS = {
@@ -29,6 +31,20 @@ ADDRESS_TRAITS = {
     "province": "region",
     "zip": "zip",
 }
+
+
+def placed_order_event_id(order_id: str, checkout_token: str | None) -> str:
+    """The one event id of an order's Placed Order, whoever reports it (pixel or orders webhook).
+
+    Both reports of one order get this id, so the (merchant, event_id) unique constraint keeps
+    one Purchase event per order, race-free, whichever arrives first. The checkout token is part
+    of it: Shopify documents the checkout token as "A stable ID that represents the current
+    checkout. Matches the `token` field in the WebPixel checkout payload and the `checkout_token`
+    field in the REST Admin API `Order` resource" (Checkout Token API). Only the browser that
+    went through that checkout knows it, so a forged pixel event naming someone else's order id
+    cannot take the order's id and shadow the real Placed Order.
+    """
+    return f"{SERVER_EVENT_ID_PREFIX}order:{order_id}:{checkout_token or ''}"
 
 
 def is_shopify_event(raw: dict[str, Any]) -> bool:
@@ -146,7 +162,10 @@ def _apply_checkout(fields: dict[str, Any], checkout: dict[str, Any], name: Any,
     props.update(checkout_properties(checkout, href))
     total = money(checkout.get("totalPrice"))
     if name == "checkout_completed":
-        props.update(_compact({"OrderID": reduce_gid(_get(checkout, "order", "id")), "Revenue": total}))
+        order_id = reduce_gid(_get(checkout, "order", "id"))
+        props.update(_compact({"OrderID": order_id, "Revenue": total}))
+        if order_id:
+            fields["event_id"] = placed_order_event_id(order_id, _str(checkout.get("token")) or None)
     elif total is not None:
         props["CartValue"] = total
     if name == "checkout_started" and href:
