@@ -73,6 +73,8 @@ def normalise_event(raw: dict[str, Any]) -> dict[str, Any]:
         fields["properties"].update(variant_properties(_dict(data["productVariant"]), href))
     if "cartLine" in data:
         fields["properties"].update(cart_line_properties(_dict(data["cartLine"]), href))
+    if "cart" in data:
+        fields["properties"].update(cart_properties(_dict(data["cart"]), href))
     if "checkout" in data:
         _apply_checkout(fields, _dict(data["checkout"]), name, href)
     return fields
@@ -128,6 +130,24 @@ def cart_line_properties(line: dict[str, Any], href: str) -> dict[str, Any]:
         props["LineTotal"] = money(total)
         props.setdefault("Currency", _get(total, "currencyCode"))
     return _compact(props)
+
+
+def cart_properties(cart: dict[str, Any], href: str) -> dict[str, Any]:
+    """A Cart (cart_viewed, and the cart of product_added_to_cart): its token, lines and value.
+
+    ``cart.id`` is ``gid://shopify/Cart/<token>?key=...``; the token is the order's ``cart_token``.
+    """
+    lines = [cart_line_properties(_dict(line), href) for line in _list(cart.get("lines"))]
+    total = _get(cart, "cost", "totalAmount")
+    return _compact(
+        {
+            "CartToken": reduce_gid(cart.get("id")),
+            "Items": lines,
+            "ItemCount": cart.get("totalQuantity") if isinstance(cart.get("totalQuantity"), int) else None,
+            "CartValue": money(total),
+            "Currency": _get(total, "currencyCode") or None,
+        }
+    )
 
 
 def line_item(item: dict[str, Any], href: str) -> dict[str, Any]:

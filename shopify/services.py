@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,6 +19,7 @@ from events.models import Event, Merchant
 from events.services import record_events
 from events.shopify import SERVER_EVENT_ID_PREFIX
 from shopify import compliance, orders, selectors, webhooks
+from shopify.client import ShopifyAdminClient
 from shopify.exceptions import ShopifySignatureInvalidError, ShopifyWebhookInvalidError, ShopifyWebhookNotFoundError
 from shopify.models import ShopifyOrder, ShopifyStore, ShopifyWebhook, WebhookState
 
@@ -293,3 +294,22 @@ def finish(webhook: ShopifyWebhook, state: str, *, error: str = "") -> ShopifyWe
     webhook.processed_at = None if state == WebhookState.WAITING else timezone.now()
     webhook.save(update_fields=["state", "error", "result", "processed_at"])
     return webhook
+
+
+def register_shopify_webhooks(
+    merchant: Merchant, *, access_token: str = "", topics: Sequence[str] = (), client: Any = None
+) -> dict[str, str]:
+    """Create the order and refund subscriptions through the Admin API; topic -> "created" / "exists".
+
+    The compliance topics cannot be subscribed this way: Shopify takes them from the app's
+    configuration (the docs page says where). The token is kept (encrypted) for the next run.
+    """
+    store = get_or_create_store(merchant)
+    if access_token.strip():
+        store.admin_api_token = access_token.strip()
+        store.save(update_fields=["admin_api_token"])
+    if not store.admin_api_token:
+        raise ApplicationError("No Admin API access token for this store.", code="invalid", fields={"token": ["empty"]})
+    client = client or ShopifyAdminClient(shop_domain=merchant.shop_domain, access_token=store.admin_api_token)
+    uri = selectors.get_webhook_url(store)
+    return {topic: client.create_webhook(topic=topic, uri=uri) for topic in topics or sorted(webhooks.FORWARDED_TOPICS)}

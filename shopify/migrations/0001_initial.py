@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('webhook_token', models.CharField(default=shopify.models.new_shopify_webhook_token, max_length=64, unique=True)),
                 ('webhook_secret', config.crypto.EncryptedTextField(blank=True, default='', help_text="The key Shopify signs webhooks with: shown under Settings > Notifications > Webhooks for webhooks made in the admin, the app's API secret key for webhooks an app registered. Never displayed.")),
-                ('admin_api_token', config.crypto.EncryptedTextField(blank=True, default='', help_text='Optional Admin API access token (register_shopify_webhooks). Never displayed.')),
+                ('admin_api_token', config.crypto.EncryptedTextField(blank=True, default='', help_text='Optional Admin API token (register_shopify_webhooks). Never displayed.')),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('merchant', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='shopify_store', to='events.merchant')),
             ],
