@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -16,6 +17,13 @@ DEFAULT_EVENT_TYPES = [
     EventType.CANCELLED_ORDER.value,
     EventType.REFUNDED_ORDER.value,
 ]
+
+
+# Klaviyo list ids ("Y6nRLr") and Loops mailing list ids ("cm06f5v0e45nf0ml5754o9cix"): they go
+# into request paths and bodies, so nothing outside this alphabet ("../", "?", "#") is stored.
+platform_id_validator = RegexValidator(
+    r"\A[A-Za-z0-9_-]{1,64}\Z", message="Use the platform's id: letters, digits, '-' and '_' only."
+)
 
 
 def default_event_types() -> list[str]:
@@ -58,7 +66,11 @@ class Destination(models.Model):
     profile_sync = models.CharField(max_length=16, choices=ProfileSync.choices, default=ProfileSync.CREATE_AND_UPDATE)
     metric_suffix = models.CharField(max_length=64, blank=True, default="", help_text='e.g. " - Recapture"')
     list_id = models.CharField(
-        max_length=64, blank=True, default="", help_text="Klaviyo list / Loops mailing list for identified profiles."
+        max_length=64,
+        blank=True,
+        default="",
+        validators=[platform_id_validator],
+        help_text="Klaviyo list / Loops mailing list for identified profiles.",
     )
     name_overrides = models.JSONField(default=dict, blank=True, help_text="Event type -> metric name.")
     # Health

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from destinations import mapping
 from destinations.clients.base import (
@@ -22,6 +24,32 @@ from destinations.retry import Verdict
 from events.models import EventType
 
 DRY_RUN_PROFILE_ID = "<profile id from profile-import>"
+# Klaviyo ids (lists: "Y6nRLr", profiles: "01GDDKASAP8TKDDA2GRZDSVP4H") are letters and digits.
+PLATFORM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_FILTER_FIELD = re.compile(r"[A-Za-z_$][A-Za-z0-9_.$]*")
+
+
+def filter_equals(field: str, value: str) -> str:
+    """``equals(field,"value")`` for Klaviyo's ``filter=`` with ``value`` kept one string literal.
+
+    Klaviyo's filter syntax quotes strings with double or single quotes and documents no
+    escape sequence (https://developers.klaviyo.com/en/docs/filtering_), so a value is quoted
+    with the quote it does not contain; one holding both quotes, a backslash or a control
+    character cannot be expressed safely and raises ValueError (the caller skips the lookup).
+    """
+    if not _FILTER_FIELD.fullmatch(field):
+        raise ValueError(f"not a filter field name: {field!r}")
+    if "\\" in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("filter value holds a backslash or a control character")
+    quote_char = "'" if '"' in value else '"'
+    if quote_char in value:
+        raise ValueError("filter value holds both quote characters")
+    return f"equals({field},{quote_char}{value}{quote_char})"
+
+
+def is_platform_id(value: str) -> bool:
+    """A Klaviyo id (list id ...) safe to put in a request path."""
+    return bool(PLATFORM_ID.fullmatch(value))
 
 
 def klaviyo_time(value: datetime) -> str:
@@ -239,12 +267,16 @@ class KlaviyoClient(DestinationClient):
 
     def find_profile_id(self, person: Person, send: Transport) -> tuple[StepOutcome, str]:
         field, value = ("email", person.email) if person.email else ("phone_number", person.phone)
+        try:
+            expression = filter_equals(field, value)
+        except ValueError as exc:  # not expressible as one value: never sent as a filter
+            return StepOutcome(Verdict.DEAD, message=f"Cannot look the profile up: {exc}."), ""
         request = HttpRequest(
             step="profile-find",
             method="GET",
             url=self.url("/api/profiles"),
             headers={k: v for k, v in self.headers().items() if k != "content-type"},
-            params={"filter": f'equals({field},"{value}")'},
+            params={"filter": expression},
         )
         outcome = outcome_of(request, send(request))
         data = (outcome.result.json() or {}).get("data") if outcome.ok and outcome.result else None
@@ -262,7 +294,9 @@ class KlaviyoClient(DestinationClient):
             return outcome
         remote_id = DRY_RUN_PROFILE_ID if outcome.result.dry_run else _data_id(outcome.result.json())
         if self.config.list_id and remote_id:
-            path = f"/api/lists/{self.config.list_id}/relationships/profiles"
+            if not is_platform_id(self.config.list_id):
+                return StepOutcome(Verdict.DEAD, message="The list id is not a Klaviyo id; fix it in the destination.")
+            path = f"/api/lists/{quote(self.config.list_id, safe='')}/relationships/profiles"
             add = self.post("list", path, list_add_body(remote_id))
             listed = outcome_of(add, send(add))
             if not listed.ok:

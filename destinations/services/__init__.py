@@ -21,7 +21,7 @@ from destinations.services.scheduling import (
     delivery_started,
     schedule_deliveries,
 )
-from destinations.services.sweep import sweep_deliveries
+from destinations.services.sweep import run_sweeper, sweep_deliveries, sweep_due_now
 
 __all__ = [
     "TestResult",
@@ -35,9 +35,11 @@ __all__ = [
     "prune_delivery_attempts",
     "replay_dead_deliveries",
     "replay_delivery",
+    "run_sweeper",
     "schedule_deliveries",
     "send_batch",
     "set_api_key",
     "sweep_deliveries",
+    "sweep_due_now",
     "test_destination",
 ]
