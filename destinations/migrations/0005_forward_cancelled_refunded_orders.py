@@ -28,6 +28,6 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("destinations", "0003_drop_own_prune_schedule")]
+    dependencies = [("destinations", "0004_list_id_platform_alphabet")]
 
     operations = [migrations.RunPython(forward, backward)]
