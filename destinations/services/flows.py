@@ -47,6 +47,7 @@ from destinations.services.transport import Recorder
 from events.models import EventType
 
 FLOW_FEATURES = ("flows", "metrics", "reports")  # of the destination Test's per-feature scope check
+WRITE_SCOPES_NOTE = "Creating also needs templates:write (and events:write for a missing metric)."
 
 
 class FlowProvisioningError(ApplicationError):
@@ -108,13 +109,18 @@ def provision_backup_flows(
     if any(c.status == "missing" for c in checks):
         report.lines.append(FlowLine("", "", "failed", scope_summary([c for c in checks if c.status == "missing"])))
         return report
-    report.notes.append(f"Scopes: {', '.join(f'{c.name} {c.status}' for c in checks)}. {scope_summary(checks)}".strip())
+    verdicts = ", ".join(f"{c.name} {c.status}" for c in checks)
+    report.notes.append(f"Scopes: {verdicts}. {scope_summary(checks)} {WRITE_SCOPES_NOTE}".replace("  ", " "))
     try:
         found = _discover(api, destination, report, dry_run=dry_run)
-        for spec in SPECS.values():
-            report.lines.append(_provision_one(api, destination, spec, found, clone_native=clone_native))
     except FlowsApiError as exc:
         report.lines.append(FlowLine("", "", "failed", str(exc)))
+        return report
+    for spec in SPECS.values():
+        try:
+            report.lines.append(_provision_one(api, destination, spec, found, clone_native=clone_native))
+        except FlowsApiError as exc:  # this flow failed; the others are still tried
+            report.lines.append(FlowLine(spec.kind, flow_name(destination, spec), "failed", str(exc)))
     report.planned = list(api.planned)
     return report
 
