@@ -344,3 +344,6 @@ def _delivery_block(d: Delivery):
         d.attempts,
         attempts,
     )
+
+
+from destinations import admin_erasure  # noqa: E402, F401  (the erasure record's platform requests)

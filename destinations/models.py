@@ -236,3 +236,45 @@ class BackupFlow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.remote_flow_id or 'not created'})"
+
+
+class PlatformErasureStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SUCCEEDED = "succeeded", "Done"
+    DEAD = "dead", "Failed"
+
+
+class PlatformErasure(models.Model):
+    """One deletion request to one platform for an erased profile (one identifier each: Klaviyo
+    and Loops delete by a single identifier per request). Retried like a delivery.
+
+    The identifier is the only personal data left after the erasure: stored encrypted, and
+    blanked once the platform has confirmed the deletion.
+    """
+
+    erasure = models.ForeignKey("identity.ErasureRecord", on_delete=models.CASCADE, related_name="platform_requests")
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="erasures")
+    identifier_type = models.CharField(max_length=16, help_text="email, phone, external_id or remote_id")
+    identifier = EncryptedTextField(blank=True, default="", help_text="Blanked once the platform confirmed.")
+    status = models.CharField(
+        max_length=16, choices=PlatformErasureStatus.choices, default=PlatformErasureStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["erasure_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=PlatformErasureStatus.values), name="platform_erasure_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"erasure #{self.erasure_id} on {self.destination_id} by {self.identifier_type} ({self.status})"
