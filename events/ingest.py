@@ -7,12 +7,13 @@ error); `parse_event` turns one raw event, native or Shopify Web Pixel, into a `
 
 from __future__ import annotations
 
+import difflib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from events import shopify
 from events.exceptions import BatchTooLargeError, EventInvalidError, PayloadInvalidError
-from events.models import EventSource
+from events.models import EventSource, EventType, is_server_event_id
 from events.types import NewEvent
 
 NATIVE_KEYS = frozenset(
@@ -22,6 +23,19 @@ DICT_FIELDS = ("context", "identifiers", "traits", "properties")
 MAX_ID_LENGTH = 128
 MAX_DEPTH = 12
 MAX_STRING_LENGTH = 8192
+
+
+def unknown_type_warning(event_type: str) -> str | None:
+    """A warning for a type that is not a standard one (a custom event, or a typo such as AddToKart)."""
+    standard = [t.value for t in EventType]
+    if event_type in standard:
+        return None
+    close = difflib.get_close_matches(event_type, standard, n=1, cutoff=0.7)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return (
+        f"{event_type!r} is not a standard event type{hint}: it is stored, and forwarded only to destinations "
+        "that list it as a custom event."
+    )
 
 
 def split_payload(payload: Any, *, max_events: int) -> list[Any]:
@@ -60,18 +74,19 @@ def parse_event(raw: Any, *, now: datetime, max_future: timedelta) -> NewEvent:
     return NewEvent(**fields, raw=raw, source=source)
 
 
-RESERVED_EVENT_ID_PREFIXES = (shopify.SERVER_EVENT_ID_PREFIX,)
-
-
 def _refuse_reserved_id(raw: dict[str, Any]) -> None:
-    """Ids in a server-made namespace are ours (e.g. an order webhook's Placed Order): a client
-    sending one could pre-empt the real event, which the unique event id would then drop."""
+    """Ids in a server-made namespace are ours (a return, an order webhook's Placed Order): a client
+    sending one could pre-empt the real event, which the unique event id would then drop.
+
+    The check is on the id the client sent (``event_id``, or a Web Pixel event's ``id``), not on
+    the normalised one: the one Placed Order id of a Shopify order is derived by the server from
+    the checkout it names (``events.shopify.placed_order_event_id``), for the pixel and the
+    webhook alike.
+    """
     for key in ("event_id", "id"):
         value = raw.get(key)
-        if isinstance(value, str) and value.strip().lower().startswith(RESERVED_EVENT_ID_PREFIXES):
-            raise EventInvalidError(
-                "reserved_event_id", "This event id is in a namespace reserved for server-made events."
-            )
+        if isinstance(value, str) and is_server_event_id(value):
+            raise EventInvalidError("reserved_event_id", "event_id uses a namespace reserved for server-made events.")
 
 
 def _native_fields(raw: dict[str, Any]) -> dict[str, Any]:

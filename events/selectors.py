@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from events.models import Merchant
+from events.models import Merchant, MerchantAlert
 
 MAX_WRITE_KEY_LENGTH = 64
 WRITE_KEY_PATTERN = re.compile(r"wk_[A-Za-z0-9_-]+")  # new_write_key(): "wk_" + token_urlsafe
@@ -80,6 +80,14 @@ def is_origin_allowed_for_any_merchant(origin: str) -> bool:
     return any(is_origin_allowed(origin, allowed or []) for allowed in lists)
 
 
+def list_merchant_ids_for_origin(origin: str) -> list[int]:
+    """Active merchants whose allowed origins include ``origin`` (ingest problems of keyless refusals)."""
+    from events.api.cors import is_origin_allowed
+
+    rows = Merchant.objects.filter(is_active=True).values_list("id", "allowed_origins")
+    return [pk for pk, allowed in rows if is_origin_allowed(origin, allowed or [])]
+
+
 def get_ingest_url() -> str:
     return f"{settings.PUBLIC_BASE_URL}/api/v1/events"
 
@@ -112,3 +120,7 @@ def _js_context(merchant: Merchant) -> dict[str, str]:
         "write_key_js": mark_safe(_js_literal(merchant.write_key)),  # noqa: S308 - JSON-encoded, < and > escaped
         "ingest_url_js": mark_safe(_js_literal(get_ingest_url())),  # noqa: S308
     }
+
+
+def list_open_alerts(merchant: Merchant) -> list[MerchantAlert]:
+    return list(MerchantAlert.objects.filter(merchant=merchant, resolved_at__isnull=True).order_by("-last_seen")[:10])

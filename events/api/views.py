@@ -21,6 +21,7 @@ from events.api import serializers as s
 from events.api.authentication import WriteKeyAuthentication
 from events.api.cors import cors_headers, is_origin_allowed
 from events.api.parsers import OrjsonParser, TextPlainJsonParser
+from events.api.problems import note_partial, note_refusal
 from events.exceptions import (
     ContentTypeUnsupportedError,
     EventsInvalidError,
@@ -51,9 +52,16 @@ class EventIngestView(APIView):
         except ApplicationError:
             ratelimit.check_ingest(request)  # refused requests count against their IP too
             raise
-        ratelimit.check_ingest(request, write_key=request.auth.write_key)
+        merchant = request.auth
+        try:
+            verdict = ratelimit.check_ingest(request, write_key=merchant.write_key)
+        except ratelimit.QuotaSheddingError as exc:
+            services.note_ingest_over_quota(merchant, key_count=exc.key_count, shed=True)
+            raise
+        if verdict.over_quota:
+            services.note_ingest_over_quota(merchant, key_count=verdict.key_count, shed=False)
         origin = request.headers.get("Origin")
-        if origin and not is_origin_allowed(origin, request.auth.allowed_origins):
+        if origin and not is_origin_allowed(origin, merchant.allowed_origins):
             raise OriginNotAllowedError("This origin is not allowed for this merchant.")
 
     @extend_schema(
@@ -80,7 +88,13 @@ class EventIngestView(APIView):
         log_request_fields(request, merchant_id=request.auth.pk, **result.log_fields())
         if result.all_invalid:
             raise _all_invalid(result)
+        note_partial(request, result)
         return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, ApplicationError) and self.request.method == "POST":
+            note_refusal(self.request, exc)  # the console's "Ingest problems" (events.problems)
+        return super().handle_exception(exc)
 
     @extend_schema(exclude=True)
     def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -28,6 +28,6 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("destinations", "0004_list_id_platform_alphabet")]
+    dependencies = [("destinations", "0006_platform_erasure")]
 
     operations = [migrations.RunPython(forward, backward)]
