@@ -49,7 +49,6 @@ def test_traits_and_properties_are_capped_in_bytes_per_event(ingest):
     assert response.status_code == 400 and response.json()["error"]["code"] == "traits_too_large"
 
 
-@ATTACK
 def test_traits_a_profile_stops_growing_at_its_cap(ingest):
     for round_ in range(6):
         traits = {f"custom_{round_}_{i}": "value" for i in range(40)}
@@ -60,7 +59,6 @@ def test_traits_a_profile_stops_growing_at_its_cap(ingest):
     assert profile.traits["custom_0_0"] == "value"  # the first ones kept, the flood dropped
 
 
-@ATTACK
 def test_traits_from_the_browser_never_overwrite_a_verified_return(ingest, post_loop, merchant):
     assert post_loop(fixture_bytes("return_created.json")).status_code == 200
     later = "2026-11-30T10:00:00Z"  # after the return: "newest wins" alone would take the browser's name
@@ -140,7 +138,6 @@ def test_urls_unsafe_values_stored_by_any_source_never_reach_a_destination(merch
 # --- 13. profiles per merchant --------------------------------------------------------------------
 
 
-@ATTACK
 def test_profiles_a_flood_of_new_anonymous_ids_is_capped_with_an_alert_and_no_event_lost(
     client, merchant, settings, no_rate_limits, django_capture_on_commit_callbacks
 ):
@@ -162,7 +159,6 @@ def test_profiles_a_flood_of_new_anonymous_ids_is_capped_with_an_alert_and_no_ev
     assert Profile.objects.filter(merchant=merchant, email=JANE).exists()
 
 
-@ATTACK
 def test_profiles_the_ceiling_is_per_merchant(client, settings, no_rate_limits, django_capture_on_commit_callbacks):
     settings.IDENTITY_MAX_NEW_PROFILES_PER_HOUR = 3
     flooded, other = MerchantFactory(), MerchantFactory()
