@@ -18,6 +18,7 @@ from destinations.admin import DestinationInline, apply_new_api_keys, render_eve
 from destinations.models import Delivery, DeliveryStatus, Destination
 from events import dashboard, selectors, services, stream
 from events.charts import dashboard_charts
+from events.dashboard_sections import merchant_sections
 from events.models import Event, EventType, Identification, Merchant, MerchantAlert
 from identity.models import Profile
 from returns.services import send_test_return_events, set_loop_webhook_secret
@@ -186,6 +187,7 @@ class MerchantAdmin(admin.ModelAdmin):
         merchant = self.get_object(request, object_id) if request.method == "GET" else None
         if merchant is not None:  # the dashboard is for reading; a save does not pay for it
             extra_context["dashboard"] = dashboard_charts(dashboard.get_merchant_dashboard(merchant))
+            extra_context["dashboard_sections"] = merchant_sections(merchant)
             for alert in selectors.list_open_alerts(merchant):
                 self.message_user(request, f"Alert: {alert.message} (x{alert.count})", messages.WARNING)
         return super().change_view(request, object_id, form_url, extra_context)
