@@ -211,6 +211,9 @@ INGEST_RATE_LIMIT_SYNC_SECONDS = env.float("INGEST_RATE_LIMIT_SYNC_SECONDS", def
 INGEST_MERCHANT_CACHE_SECONDS = env.int("INGEST_MERCHANT_CACHE_SECONDS", default=10)
 # Reverse proxies in front of the app; 0 means the client IP is REMOTE_ADDR (X-Forwarded-For ignored).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Seconds between a web process's writes of its ingest-problem tallies (console: Ingest problems) to the
+# shared cache; the first problem of a merchant-hour is written at once (0: every problem).
+INGEST_PROBLEMS_FLUSH_SECONDS = env.float("INGEST_PROBLEMS_FLUSH_SECONDS", default=1.0)
 # Stored events still unprocessed after this many seconds are queued again (lost task safety net).
 EVENT_REQUEUE_AFTER_SECONDS = env.int("EVENT_REQUEUE_AFTER_SECONDS", default=120)
 
