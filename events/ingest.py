@@ -15,6 +15,7 @@ from events import shopify
 from events.exceptions import BatchTooLargeError, EventInvalidError, PayloadInvalidError
 from events.models import EventSource, EventType, is_server_event_id
 from events.types import NewEvent
+from events.untrusted import check_event_content
 
 NATIVE_KEYS = frozenset(
     {"event_id", "type", "anonymous_id", "timestamp", "context", "identifiers", "traits", "properties"}
@@ -72,6 +73,7 @@ def parse_event(raw: Any, *, now: datetime, max_future: timedelta) -> NewEvent:
         fields[name] = _required_id(fields.get(name), name)
     if is_server_event_id(fields["event_id"]):
         raise EventInvalidError("reserved_event_id", "event_id uses a namespace reserved for server-made events.")
+    check_event_content(fields)
     return NewEvent(**fields, raw=raw, source=source)
 
 
