@@ -72,6 +72,7 @@ class MerchantForm(forms.ModelForm):
             "is_active",
             "blocked_identifier_values",
             "reidentify_lookback_hours",
+            "forwarded_traits",
         ]
 
 
@@ -98,7 +99,7 @@ class MerchantAdmin(admin.ModelAdmin):
             "Loop Returns webhook",
             {"fields": ["returns_webhook_url", "returns_webhook_secret_hint", "loop_webhook_secret"]},
         ),
-        ("Identity", {"fields": ["blocked_identifier_values", "reidentify_lookback_hours"]}),
+        ("Identity", {"fields": ["blocked_identifier_values", "reidentify_lookback_hours", "forwarded_traits"]}),
         (None, {"fields": ["created_at"]}),
     ]
     actions = ["rotate_write_key", "rotate_returns_webhook_secret", "send_test_return_events"]

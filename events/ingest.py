@@ -15,6 +15,7 @@ from events import shopify
 from events.exceptions import BatchTooLargeError, EventInvalidError, PayloadInvalidError
 from events.models import EventSource, EventType, is_server_event_id
 from events.types import NewEvent
+from events.untrusted import check_event_content
 
 NATIVE_KEYS = frozenset(
     {"event_id", "type", "anonymous_id", "timestamp", "context", "identifiers", "traits", "properties"}
@@ -71,6 +72,7 @@ def parse_event(raw: Any, *, now: datetime, max_future: timedelta) -> NewEvent:
     fields["timestamp"] = parse_timestamp(fields.get("timestamp"), now=now, max_future=max_future)
     for name in ("event_id", "type", "anonymous_id"):
         fields[name] = _required_id(fields.get(name), name)
+    check_event_content(fields)
     return NewEvent(**fields, raw=raw, source=source)
 
 

@@ -249,6 +249,9 @@ IDENTITY_IDENTIFIER_LIMITS = parse_limits(
 )
 # Region used to read phone numbers written without a +country prefix.
 IDENTITY_DEFAULT_PHONE_REGION = env.str("IDENTITY_DEFAULT_PHONE_REGION", default="US")
+# New anonymous profiles (no email / phone) per merchant per hour; past it such events stay
+# anonymous without a profile and the console shows an alert (docs/SECURITY.md). 0 disables.
+IDENTITY_MAX_NEW_PROFILES_PER_HOUR = env.int("IDENTITY_MAX_NEW_PROFILES_PER_HOUR", default=50_000)
 
 # --- Destinations ------------------------------------------------------------------
 KLAVIYO_API_URL = env.str("KLAVIYO_API_URL", default="https://a.klaviyo.com").rstrip("/")

@@ -28,6 +28,6 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("destinations", "0006_platform_erasure")]
+    dependencies = [("destinations", "0007_backup_flow_reports_schedule")]
 
     operations = [migrations.RunPython(forward, backward)]
