@@ -48,13 +48,15 @@ def _block_network():
 def _forget_process_memory():
     """Write-key lookups and rate-limit tallies live per process: never across tests."""
     from config.ratelimit import forget_tallies
+    from destinations.clients.loops import forget_properties
+    from destinations.services.existence import forget_existence
     from events.selectors import forget_cached_merchants
 
-    forget_cached_merchants()
-    forget_tallies()
+    for forget in (forget_cached_merchants, forget_tallies, forget_existence, forget_properties):
+        forget()
     yield
-    forget_cached_merchants()
-    forget_tallies()
+    for forget in (forget_cached_merchants, forget_tallies, forget_existence, forget_properties):
+        forget()
 
 
 @pytest.fixture
