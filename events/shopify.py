@@ -128,6 +128,8 @@ def line_item(item: dict[str, Any], href: str) -> dict[str, Any]:
             "ImageURL": base.get("ImageURL"),
             "URL": base.get("URL"),
             "LineItemID": reduce_gid(item.get("id")),
+            # what the line cost after line-level discounts (Web Pixels CheckoutLineItem.finalLinePrice)
+            "FinalLinePrice": money(item.get("finalLinePrice")),
         }
     )
 

@@ -115,16 +115,19 @@ def _health(destination: Destination, plans: Sequence[Plan], counts: Counter, no
         Destination.objects.filter(pk=destination.pk).update(**changes)
 
 
-def _save_deliveries(deliveries: Sequence[Delivery]) -> None:
-    """One UPDATE per distinct outcome (a batch mostly shares one), not a CASE per row."""
+def _save_deliveries(deliveries: Sequence[Delivery]) -> int:
+    """One UPDATE per distinct outcome (a batch mostly shares one), not a CASE per row.
+    Returns how many rows still existed (an erased event takes its deliveries with it)."""
     groups: dict[tuple, list[int]] = defaultdict(list)
     for delivery in deliveries:
         groups[tuple(getattr(delivery, f) for f in DELIVERY_FIELDS)].append(delivery.pk)
+    updated = 0
     for values, ids in groups.items():
         for start in range(0, len(ids), 500):
-            Delivery.objects.filter(id__in=ids[start : start + 500]).update(
+            updated += Delivery.objects.filter(id__in=ids[start : start + 500]).update(
                 **dict(zip(DELIVERY_FIELDS, values, strict=True))
             )
+    return updated
 
 
 def record_outcomes(destination: Destination, plans: Sequence[Plan], *, policy: RetryPolicy) -> Counter:
@@ -143,8 +146,11 @@ def record_outcomes(destination: Destination, plans: Sequence[Plan], *, policy: 
         synced = [r for r in synced if r.profile_id in alive]
     try:
         with transaction.atomic():
-            _save_deliveries([p.delivery for p in plans])
-            DeliveryAttempt.objects.bulk_create([row for p in plans for row in _attempt_rows(p)], batch_size=500)
+            kept = plans
+            if _save_deliveries([p.delivery for p in plans]) < len(plans):  # some erased meanwhile
+                alive = set(Delivery.objects.filter(id__in=[p.delivery.pk for p in plans]).values_list("id", flat=True))
+                kept = [p for p in plans if p.delivery.pk in alive]
+            DeliveryAttempt.objects.bulk_create([row for p in kept for row in _attempt_rows(p)], batch_size=500)
             if synced:
                 SyncedProfile.objects.bulk_create(
                     synced,

@@ -94,6 +94,7 @@ def test_checkout_started_maps_email_traits_items_and_cart_value():
             "ImageURL": "https://cdn.shopify.com/s/files/1/0604/4211/6328/files/linen-shirt.jpg?v=1689256168",
             "URL": "https://acme.com/products/linen-shirt",
             "LineItemID": "b3c1d7e2",
+            "FinalLinePrice": 106.2,  # issue 13: the line after its 10 % discount (Ordered Product's value)
         },
         {
             "ProductName": "Canvas Tote",
