@@ -197,9 +197,13 @@ INGEST_MAX_BATCH_EVENTS = env.int("INGEST_MAX_BATCH_EVENTS", default=500)
 INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=512 * 1024)
 INGEST_MAX_FUTURE_SECONDS = env.int("INGEST_MAX_FUTURE_SECONDS", default=24 * 3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
-# Requests per minute per write key / per client IP (429 + Retry-After past it); 0 disables.
+# Requests per minute per client IP (hard: 429 + Retry-After past it) and per write key (a soft
+# quota: over it, sources above INGEST_RATE_LIMIT_SHED_PER_IP a minute are refused, shoppers are
+# not; past INGEST_RATE_LIMIT_KEY_CEILING x the quota everything is). 0 disables. docs/SECURITY.md.
 INGEST_RATE_LIMIT_PER_KEY = env.int("INGEST_RATE_LIMIT_PER_KEY", default=6000)
 INGEST_RATE_LIMIT_PER_IP = env.int("INGEST_RATE_LIMIT_PER_IP", default=1200)
+INGEST_RATE_LIMIT_SHED_PER_IP = env.int("INGEST_RATE_LIMIT_SHED_PER_IP", default=120)
+INGEST_RATE_LIMIT_KEY_CEILING = env.int("INGEST_RATE_LIMIT_KEY_CEILING", default=10)
 # Each web process adds its counts to the shared counters at most this often (0: every request).
 INGEST_RATE_LIMIT_SYNC_SECONDS = env.float("INGEST_RATE_LIMIT_SYNC_SECONDS", default=1.0)
 # Seconds each web process remembers a write key -> merchant lookup (0: query every request).

@@ -24,6 +24,7 @@ from destinations import mapping
 from destinations.clients.base import (
     DestinationClient,
     HttpRequest,
+    HttpResult,
     Limit,
     OutboundEvent,
     Person,
@@ -313,5 +314,31 @@ class LoopsClient(DestinationClient):
         done.notes = prepared.notes
         return done
 
-    def test_request(self, *, shop_domain: str) -> HttpRequest:
+    def key_check_request(self) -> HttpRequest:
+        """GET /api/v1/api-key: "Test your API key and get team context." Loops keys carry no scopes."""
         return HttpRequest(step="test", method="GET", url=self.url("/api/v1/api-key"), headers=self.headers(json=False))
+
+    def describe_key(self, result: HttpResult) -> str:
+        data = result.json()
+        return (
+            f"team {data['teamName']}"
+            if isinstance(data, dict) and data.get("teamName")
+            else super().describe_key(result)
+        )
+
+    def erasure_requests(self, identifiers: Sequence[tuple[str, str]]) -> list[HttpRequest]:
+        """POST /api/v1/contacts/delete by email and by userId ("Include only one of email or userId");
+        404 "Contact not found" means there is nothing left to delete."""
+        fields = {"email": "email", "external_id": "userId"}
+        return [
+            HttpRequest(
+                step="erasure",
+                method="POST",
+                url=self.url("/api/v1/contacts/delete"),
+                headers=self.headers(),
+                json={fields[kind]: value},
+                success_statuses=frozenset({404}),
+            )
+            for kind, value in identifiers
+            if kind in fields and value
+        ]

@@ -47,6 +47,7 @@ from typing import Any
 
 import phonenumbers
 
+from tests.fakes import klaviyo_privacy
 from tests.fakes.core import Call, Double, Reply, new_id
 
 IDENTIFIERS = ("email", "phone_number", "external_id", "anonymous_id", "_kx")
@@ -159,7 +160,9 @@ class KlaviyoDouble(Double):
         self.lists: dict[str, set[str]] = {}
         self.conflicts: list[dict[str, Any]] = []
         self.jobs: dict[str, dict[str, Any]] = {}
+        self.deletions: list[tuple[str, str]] = []  # data-privacy deletion requests (identifier, value)
         self._register()
+        klaviyo_privacy.install(self)
 
     # --- merchant-level reading ------------------------------------------------------------
     def add_flow(self, name: str, *, metric: str) -> None:
@@ -409,6 +412,9 @@ class KlaviyoDouble(Double):
     def _get_profiles(self, call: Call, match: re.Match[str]) -> Reply:
         self.require("profiles:read")
         expression = call.param("filter")
+        if not expression:  # the first page of all profiles (the Test's profiles:read probe)
+            size = int(call.param("page[size]") or 20)
+            return Reply(200, {"data": [p.as_resource() for p in self.profiles.values()][:size], "links": {}})
         found = re.fullmatch(r"(equals|any)\((email|phone_number|external_id|_kx|id),(.+)\)", expression)
         if not found:
             raise Invalid(400, "invalid", f"Invalid filter: {expression!r}", "", parameter="filter")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('destinations', '0004_list_id_platform_alphabet'),
+        ('destinations', '0006_platform_erasure'),
     ]
 
     operations = [
