@@ -50,12 +50,16 @@ def _forget_process_memory():
     from config.ratelimit import forget_tallies
     from destinations.clients.loops import forget_properties
     from destinations.services.existence import forget_existence
+    from events import problems
+    from events.api.problems import forget_origins
     from events.selectors import forget_cached_merchants
 
-    for forget in (forget_cached_merchants, forget_tallies, forget_existence, forget_properties):
+    forgets = (forget_cached_merchants, forget_tallies, problems.reset, forget_origins)
+    forgets += (forget_existence, forget_properties)
+    for forget in forgets:
         forget()
     yield
-    for forget in (forget_cached_merchants, forget_tallies, forget_existence, forget_properties):
+    for forget in forgets:
         forget()
 
 

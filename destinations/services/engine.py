@@ -89,7 +89,11 @@ def claim_deliveries(
             status=DeliveryStatus.SENDING, leased_until=lease, lease_token=token
         )
     rows = Delivery.objects.filter(lease_token=token, status=DeliveryStatus.SENDING)
-    return list(rows.select_related("event__profile", "destination__merchant").defer("event__raw").order_by("id"))
+    return list(
+        rows.select_related("event__profile", "event__merchant", "destination__merchant")
+        .defer("event__raw")
+        .order_by("id")
+    )
 
 
 def deliver_pending(

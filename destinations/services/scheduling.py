@@ -165,7 +165,9 @@ def backfill_destination(destination: Destination, *, days: int) -> int:
     workflow, so a backfill to Loops only updates contacts (see LoopsClient.deliver).
     """
     since = timezone.now() - timedelta(days=days)
-    events = Event.objects.filter(merchant_id=destination.merchant_id, timestamp__gte=since).select_related("profile")
+    events = Event.objects.filter(merchant_id=destination.merchant_id, timestamp__gte=since).select_related(
+        "profile", "merchant"
+    )
     created = 0
     batch: list[Event] = []
     for event in events.order_by("id").iterator(chunk_size=1000):

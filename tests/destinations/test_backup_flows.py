@@ -245,3 +245,20 @@ def test_refresh_backup_flow_reports_throttled_is_a_clear_error(double, destinat
 
     with pytest.raises(FlowProvisioningError, match="429"):
         refresh_backup_flow_reports(destination)
+
+
+def test_provision_backup_flows_stops_before_any_write_when_the_test_finds_a_missing_scope(double, destination):
+    double.klaviyo.scopes.discard("flows:read")  # a delivery-only key: "No access" to flows
+
+    report = provision_backup_flows(destination)
+
+    (line,) = report.lines
+    assert line.outcome == "failed"
+    assert "Missing scopes: flows (flows:read, flows:write); reports (flows:read)" in line.message
+    assert {r.method for r in double.klaviyo.log} == {"GET"} and double.flows == {}
+
+
+def test_provision_backup_flows_reports_the_scope_check(double, destination, shop_account):
+    report = provision_backup_flows(destination)
+    assert report.notes[0].startswith("Scopes: flows ok, metrics ok, reports ok.")
+    assert "flows:write" in report.notes[0]  # a write scope cannot be proven without writing

@@ -316,6 +316,8 @@ def test_json_permission_403_pauses_the_destination(doubles, merchant, klaviyo):
 def test_loops_long_strings_are_capped_and_custom_properties_created_first(doubles, merchant, loops):
     _, double = doubles
     configure(loops, profile_sync="create_update")
+    merchant.forwarded_traits = ["favorite_color"]  # custom traits go out only when enabled
+    merchant.save()
     profile = ProfileFactory(merchant=merchant, email="ann@example.com", traits={"favorite_color": "blue"})
     long = event(merchant, "s-1", profile=profile, properties={"ProductName": "M" * 800, "Price": 1})
     schedule_deliveries(events=[long])
