@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('destinations', '0006_platform_erasure'),
+        ('destinations', '0007_backup_flow_reports_schedule'),
     ]
 
     operations = [
