@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('events', '0008_alter_event_source'),
+        ('events', '0009_alter_event_source'),
     ]
 
     operations = [

@@ -28,6 +28,6 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("destinations", "0007_backup_flow_reports_schedule")]
+    dependencies = [("destinations", "0008_delivery_backfill_note")]
 
     operations = [migrations.RunPython(forward, backward)]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0007_merchant_forwarded_traits'),
+        ('events', '0008_merchant_phone_region'),
     ]
 
     operations = [
