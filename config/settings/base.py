@@ -264,6 +264,10 @@ LOOPS_API_URL = env.str("LOOPS_API_URL", default="https://app.loops.so").rstrip(
 LOOP_RETURNS_API_URL = env.str("LOOP_RETURNS_API_URL", default="https://api.loopreturns.com").rstrip("/")
 # Days a processed Loop webhook body (it holds PII) is kept before the daily prune.
 LOOP_WEBHOOK_RETENTION_DAYS = env.int("LOOP_WEBHOOK_RETENTION_DAYS", default=30)
+# Digests of deleted webhooks are kept this long (a replay stays a duplicate), and a payload
+# whose own newest time is older than LOOP_WEBHOOK_MAX_AGE_DAYS is refused (0 disables).
+LOOP_WEBHOOK_DIGEST_RETENTION_DAYS = env.int("LOOP_WEBHOOK_DIGEST_RETENTION_DAYS", default=400)
+LOOP_WEBHOOK_MAX_AGE_DAYS = env.int("LOOP_WEBHOOK_MAX_AGE_DAYS", default=365)
 
 # --- Delivery engine (destinations app) ---------------------------------------------
 # Retries: base * factor^(n-1) seconds, capped, +/- jitter; the defaults span ~24 h over 10 attempts.
