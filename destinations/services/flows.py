@@ -16,6 +16,7 @@ from typing import Any
 from django.utils import timezone
 
 from config.errors import ApplicationError
+from config.queue import enqueue_on_commit
 from destinations import mapping
 from destinations.clients.base import FeatureCheck, HttpRequest, check_feature, outcome_of, probe_key
 from destinations.clients.klaviyo import KlaviyoClient, klaviyo_time
@@ -322,3 +323,20 @@ def _conversion_metric_id(api: KlaviyoFlowsApi, destination: Destination) -> str
     if not metric_id:
         raise FlowProvisioningError("No Placed Order metric in this Klaviyo account to count conversions with.")
     return metric_id
+
+
+def schedule_backup_flow_reports() -> int:
+    """The daily refresh: one task per enabled Klaviyo destination that has backup flows.
+
+    One flow-values query per destination a day (each Klaviyo account allows 225 a day).
+    """
+    ids = list(
+        BackupFlow.objects.exclude(remote_flow_id="")
+        .filter(destination__enabled=True, destination__kind=DestinationKind.KLAVIYO)
+        .values_list("destination_id", flat=True)
+        .distinct()
+        .order_by("destination_id")
+    )
+    for destination_id in ids:
+        enqueue_on_commit("destinations.tasks.refresh_backup_flow_reports", destination_id)
+    return len(ids)

@@ -262,3 +262,37 @@ def test_provision_backup_flows_reports_the_scope_check(double, destination, sho
     report = provision_backup_flows(destination)
     assert report.notes[0].startswith("Scopes: flows ok, metrics ok, reports ok.")
     assert "flows:write" in report.notes[0]  # a write scope cannot be proven without writing
+
+
+def test_daily_schedule_refreshes_every_klaviyo_destination_with_backup_flows(
+    double, destination, shop_account, django_capture_on_commit_callbacks
+):
+    from destinations import tasks
+
+    provision_backup_flows(destination)
+    row = BackupFlow.objects.get(destination=destination, kind="abandoned_cart")
+    double.record_sends(row.remote_flow_id, recipients=7, conversions=2, value=90.0)
+    DestinationFactory(merchant=destination.merchant, kind="klaviyo")  # no backup flows: no report call
+
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        tasks.schedule_backup_flow_reports()  # Q_SYNC: the queued task runs on commit
+
+    assert len(queued) == 1
+
+    row.refresh_from_db()
+    assert (row.recipients, row.conversions, row.revenue) == (7, 2, Decimal("90.00"))
+    assert len(sent(double.klaviyo, "POST", "/api/flow-values-reports")) == 1
+
+
+def test_refresh_task_logs_a_refused_report_and_ignores_a_deleted_destination(
+    double, destination, shop_account, caplog
+):
+    from destinations import tasks
+
+    provision_backup_flows(destination)
+    double.klaviyo.scopes.discard("flows:read")
+
+    tasks.refresh_backup_flow_reports(destination.pk)  # no exception: the next day tries again
+    tasks.refresh_backup_flow_reports(999_999)
+
+    assert "backup flow report for destination" in caplog.text and "flows:read" in caplog.text
