@@ -377,6 +377,8 @@ def _backfill_one(merchant: Merchant, ret: Mapping[str, Any]) -> list[NewEvent]:
     events: list[NewEvent] = []
     for trigger in mapping.backfill_triggers(mapping.return_state_of(ret)):
         events += events_for(merchant, trigger, payload=ret, ret=ret, fallback_time=fallback)
+    for event in events:  # history: delivered with Klaviyo's backfill flag, so no Return flow fires
+        event.context["backfill"] = True
     return events
 
 
