@@ -67,6 +67,11 @@ class MerchantForm(forms.ModelForm):
         label="Blocked identifier values",
         help_text="One per line: values that never link profiles (a shared test email, a placeholder phone).",
     )
+    forwarded_traits = LinesField(
+        required=False,
+        help_text="One per line: custom trait names forwarded to Klaviyo and Loops besides the standard ones "
+        "(first_name, last_name, phone, city, region, country, zip). Others are stored, not sent.",
+    )
     loop_webhook_secret = forms.CharField(
         label="Set Loop webhook secret",
         required=False,
