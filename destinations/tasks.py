@@ -34,3 +34,10 @@ def sweep_deliveries() -> None:
 
 def prune_delivery_attempts() -> None:
     services.prune_delivery_attempts()
+
+
+def resolve_klaviyo_clicks(profile_ids: list[int]) -> None:
+    """Ask Klaviyo who clicked (the profiles' _kx) and re-identify their events."""
+    from destinations.services.exchange import resolve_klaviyo_clicks as resolve
+
+    resolve(profile_ids=profile_ids)

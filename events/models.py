@@ -47,6 +47,13 @@ class Merchant(models.Model):
         default=list, blank=True, help_text="Extra junk values (e.g. a test email) that never link profiles."
     )
     reidentify_lookback_hours = models.PositiveIntegerField(default=24)
+    phone_region = models.CharField(
+        max_length=2,
+        blank=True,
+        default="",
+        help_text="Default region of phone numbers without a country code (ISO 3166, e.g. GB); "
+        "blank: IDENTITY_DEFAULT_PHONE_REGION. A phone identifies only when valid for it.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -95,6 +102,11 @@ class Event(models.Model):
         max_length=16, choices=Identification.choices, default=Identification.PENDING, db_index=True
     )
     resolved_by = models.CharField(max_length=32, blank=True, default="", help_text="Identifier type that linked it.")
+    identity_decision = models.JSONField(
+        default=dict, blank=True, help_text="Which identifier and rule attributed the event, or why not."
+    )
+    # Network prefix + OS family of the sender, keyed-hashed (events.hints); blanked after retention.
+    client_hint = models.CharField(max_length=32, blank=True, default="")
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from events.models import Event
+from events.models import Event, Merchant
+from identity import policy
 from identity.services.resolution import BatchResolver, StaleGraphError, assignments
 
 logger = logging.getLogger(__name__)
@@ -60,13 +61,39 @@ def _retryable(exc: Exception) -> bool:
     return True
 
 
-def _resolve_batch(events: list[Event]) -> list[Event]:
+def attach_contact(merchant: Merchant, *, kx: str, email: str = "", phone: str = "") -> list[Event]:
+    """A platform told us who a click id belongs to (Klaviyo: the recipient of the email whose
+    link carried ``kx``): resolve {kx, email, phone} as one identification, with no event
+    stored. Junk is dropped as anywhere else. Returns the events re-identified by it."""
+    identifiers = {k: v for k, v in (("kx", kx), ("email", email), ("phone", phone)) if v}
+    probe = Event(merchant=merchant, timestamp=timezone.now(), source="system", identifiers=identifiers)
+    for attempt in range(1, RESOLVE_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return _resolve_batch([probe], store_events=False)
+        except (IntegrityError, StaleGraphError, OperationalError) as exc:
+            if attempt == RESOLVE_ATTEMPTS or not _retryable(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _resolve_batch(events: list[Event], *, store_events: bool = True) -> list[Event]:
     merchant = events[0].merchant
     items = assignments(events, merchant=merchant)
     resolver = BatchResolver(merchant=merchant)
     resolver.load({key for item in items for key in item.keys})
-    window = timedelta(days=settings.IDENTITY_CLICK_ID_WINDOW_DAYS)
-    limits = dict(settings.IDENTITY_IDENTIFIER_LIMITS)
+    rules = identity_rules()
     for item in items:
-        resolver.resolve(item, window=window, limits=limits)
-    return resolver.flush(items, now=timezone.now())
+        resolver.resolve(item, rules=rules)
+    return resolver.flush(items, now=timezone.now(), store_events=store_events)
+
+
+def identity_rules() -> policy.Rules:
+    """The resolution rules from settings."""
+    return policy.Rules(
+        click_window=timedelta(days=settings.IDENTITY_CLICK_ID_WINDOW_DAYS),
+        limits=dict(settings.IDENTITY_IDENTIFIER_LIMITS),
+        session_gap=timedelta(minutes=settings.IDENTITY_SESSION_GAP_MINUTES),
+        handoff_window=timedelta(minutes=settings.IDENTITY_HANDOFF_WINDOW_MINUTES),
+        desktop_sessions_only=settings.IDENTITY_DESKTOP_SESSIONS_ONLY,
+    )

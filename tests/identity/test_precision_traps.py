@@ -75,13 +75,9 @@ def sent_under():
         yield sends
 
 
-TRAP = pytest.mark.xfail(strict=True, reason="issue 12: the trap this test catches is not fixed yet")
-
-
 # --- Trap 1: placeholder emails become identities --------------------------------------
 
 
-@TRAP
 @pytest.mark.django_db
 @time_machine.travel(NOW, tick=False)
 @pytest.mark.parametrize(
@@ -113,7 +109,6 @@ def test_ingest_placeholder_email_links_nothing_and_is_never_sent(ingest, sent_u
     assert first.identification == Identification.ANONYMOUS
 
 
-@TRAP
 @pytest.mark.django_db
 @time_machine.travel(NOW, tick=False)
 def test_ingest_phone_not_valid_for_region_links_nothing(ingest, sent_under):
@@ -127,7 +122,6 @@ def test_ingest_phone_not_valid_for_region_links_nothing(ingest, sent_under):
 # --- Trap 2: the last person to identify owns the device ------------------------------------
 
 
-@TRAP
 @pytest.mark.django_db
 @time_machine.travel(NOW, tick=False)
 def test_ingest_shared_laptop_later_browsing_is_not_sent_under_last_identifier(ingest, sent_under):
@@ -148,7 +142,6 @@ def test_ingest_shared_laptop_later_browsing_is_not_sent_under_last_identifier(i
     assert not [pk for pk, email in sent_under if pk == alice_cart.pk and email != "alice@acme.io"]
 
 
-@TRAP
 @pytest.mark.django_db
 @time_machine.travel(NOW, tick=False)
 def test_ingest_shared_laptop_reidentification_stops_at_another_persons_identification(ingest, sent_under):
@@ -167,7 +160,6 @@ def test_ingest_shared_laptop_reidentification_stops_at_another_persons_identifi
 # --- Trap 3: a click id treated as identity ---------------------------------------------
 
 
-@TRAP
 @pytest.mark.django_db
 @time_machine.travel(NOW, tick=False)
 def test_ingest_click_id_shared_with_stranger_links_nothing_either_way(ingest, sent_under):
@@ -193,7 +185,6 @@ def test_ingest_click_id_shared_with_stranger_links_nothing_either_way(ingest, s
     assert {email for pk, email in sent_under if pk == stranger.pk} <= {"", "sam@acme.io"}
 
 
-@TRAP
 @pytest.mark.django_db
 @time_machine.travel(NOW, tick=False)
 def test_ingest_click_id_from_another_network_then_recipient_email_does_not_resend_sharers_history(ingest, sent_under):

@@ -40,7 +40,7 @@ def _burst(client, merchant) -> list[str]:
             "event_id": f"burst-{i:03d}-{uuid.uuid4().hex[:4]}",
             "type": "AddToCart",
             "anonymous_id": f"anon-{i}",
-            "identifiers": {"email": f"b{i}@example.com"},
+            "identifiers": {"email": f"b{i}@shopper.io"},
             "properties": {"ProductName": "Mug", "Price": 5, "Quantity": 1},
         }
         for i in range(BURST)
