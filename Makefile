@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test serve worker lint format bench venv venv-dev clean
+.PHONY: run test serve worker sweeper lint format bench venv venv-dev clean
 
 $(VENV)/.stamp-run: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,10 +19,9 @@ $(VENV)/.stamp-dev: requirements.txt requirements-dev.txt
 venv: $(VENV)/.stamp-run
 venv-dev: $(VENV)/.stamp-dev
 
-## Set up and start web (127.0.0.1:8000) and the django-q2 worker together; Ctrl-C stops both.
+## Set up and start web (RUN_ADDR, default 127.0.0.1:8000), the django-q2 worker and the sweeper together; Ctrl-C stops all.
 run: venv
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py createcachetable
 	$(PY) manage.py bootstrap_demo
 	bash bin/run-dev
 
@@ -30,15 +29,18 @@ run: venv
 test: venv-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## Production web server (gunicorn); run `make worker` beside it.
+## Production web server (gunicorn); run `make worker` and one `make sweeper` beside it.
 serve: venv
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py createcachetable
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(VENV)/bin/gunicorn config.wsgi:application -c config/gunicorn.py
 
 worker: venv
 	$(PY) manage.py qcluster
+
+## The sweeper: queues due deliveries and retries every second (exact Retry-After). One per deployment is enough.
+sweeper: venv
+	$(PY) manage.py run_sweeper
 
 lint: venv-dev
 	$(VENV)/bin/ruff check .

@@ -1,7 +1,8 @@
 """Request throttling shared by every process through the Django cache.
 
-- Ingest: fixed one-minute windows per write key and per client IP
-  (INGEST_RATE_LIMIT_PER_KEY / INGEST_RATE_LIMIT_PER_IP requests per minute, 0 disables).
+- Ingest: fixed one-minute windows per client IP (a hard limit, checked first) and per
+  write key (a soft quota: over it the heavy sources are shed, see ``check_ingest``);
+  INGEST_RATE_LIMIT_PER_IP / INGEST_RATE_LIMIT_PER_KEY requests per minute, 0 disables.
   On Redis both counters are one pipelined INCRBY + EXPIRE round trip (atomic). On the
   database cache they are ``cache.add`` + ``cache.incr``, a read-then-write, so concurrent
   requests may be under-counted slightly. Each process syncs its hits at most every
@@ -37,11 +38,18 @@ from config.errors import ApplicationError
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
+UNLIMITED = 2**62  # a limit that counts without ever refusing
 
 
 class RateLimitedError(ApplicationError):
     code = "rate_limited"
     http_status = status.HTTP_429_TOO_MANY_REQUESTS
+
+
+class QuotaSheddingError(RateLimitedError):
+    """Refused because the store is over its soft quota and this source is heavy (or past the ceiling)."""
+
+    key_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,18 +194,79 @@ def request_ip(request: Any) -> str:
     )
 
 
-def check_ingest(request: Any, *, write_key: str | None = None) -> None:
-    """One count per ingest request for the client IP and, once authenticated, the write key.
+@dataclass(frozen=True, slots=True)
+class IngestVerdict:
+    """An admitted ingest request: was the store over its soft quota (the console alerts on it)?"""
 
-    Both counters are taken together (one Redis round trip); a request refused before
-    authentication (bad key, bad body) still counts against its IP.
+    over_quota: bool = False
+    key_count: int = 0
+
+
+def refund(scope: str, ident: str, *, now: float | None = None) -> None:
+    """Take back one hit counted by ``hit`` in this window (a request refused after all).
+
+    The refund is a negative hit in this process's tally, added to the shared counter at
+    its next sync like any other hit.
     """
-    hits = [("ingest-ip", request_ip(request), settings.INGEST_RATE_LIMIT_PER_IP)]
-    if write_key is not None:
-        hits.append(("ingest-key", write_key, settings.INGEST_RATE_LIMIT_PER_KEY))
-    for decision, what in zip(hit_many(hits), ("client address", "write key"), strict=False):
-        if not decision.allowed:
-            _raise_limited(decision, what)
+    now = time.time() if now is None else now
+    key = f"rl:{scope}:{digest(ident)}:{window_start(now)}"
+    with _tallies_lock:
+        tally = _tallies.get(key)
+        if tally is not None:
+            tally.unsynced -= 1
+
+
+def admit_source(source_count: int, key_count: int, *, quota: int, shed_above: int, ceiling: int) -> str:
+    """Pure decision for a store over its quota: "ok", "shed" (this source is too heavy) or "ceiling"."""
+    if quota <= 0 or key_count <= quota:
+        return "ok"
+    if ceiling > 0 and key_count > ceiling:
+        return "ceiling"
+    if shed_above > 0 and source_count > shed_above:
+        return "shed"
+    return "ok"
+
+
+def check_ingest(request: Any, *, write_key: str | None = None) -> IngestVerdict:
+    """Count one ingest request: first against its client IP, then (once authenticated) its write key.
+
+    - The IP limit is checked first and alone: a request it refuses is never counted
+      against the write key, so one address flooding with the public key cannot use up
+      the store's budget.
+    - The write-key limit is a soft quota: over it, only sources sending more than
+      INGEST_RATE_LIMIT_SHED_PER_IP requests this window are refused ("shed"), and the
+      requests refused are taken back from the key's count; shoppers keep getting in.
+      Past INGEST_RATE_LIMIT_KEY_CEILING times the quota every request is refused (capacity).
+    A request refused before authentication (bad key, bad body) still counts against its IP.
+    """
+    ip_limit, quota = settings.INGEST_RATE_LIMIT_PER_IP, settings.INGEST_RATE_LIMIT_PER_KEY
+    shed_above = settings.INGEST_RATE_LIMIT_SHED_PER_IP if quota > 0 else 0
+    # With the IP limit off, sources are still counted (never refused) when shedding needs their rate.
+    counted_ip_limit = ip_limit if ip_limit > 0 else (UNLIMITED if shed_above > 0 else 0)
+    ip_decision = hit("ingest-ip", request_ip(request), limit=counted_ip_limit)
+    if not ip_decision.allowed:
+        _raise_limited(ip_decision, "client address")
+    if write_key is None or quota <= 0:
+        return IngestVerdict()
+    key_decision = hit("ingest-key", write_key, limit=quota)
+    if key_decision.allowed:
+        return IngestVerdict(key_count=key_decision.count)
+    ceiling = quota * settings.INGEST_RATE_LIMIT_KEY_CEILING
+    verdict = admit_source(ip_decision.count, key_decision.count, quota=quota, shed_above=shed_above, ceiling=ceiling)
+    if verdict == "ok":
+        return IngestVerdict(over_quota=True, key_count=key_decision.count)
+    refund("ingest-key", write_key)
+    error = QuotaSheddingError(
+        (
+            "This client sends more requests than a shopper while this store is over its ingest quota"
+            if verdict == "shed"
+            else "This store is far over its ingest quota"
+        )
+        + f"; retry in {key_decision.retry_after} s.",
+        headers={"Retry-After": str(key_decision.retry_after)},
+    )
+    error.key_count = key_decision.count - 1
+    raise error
 
 
 # --- Admin login throttling -------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -14,6 +15,13 @@ DEFAULT_EVENT_TYPES = [
     EventType.INITIATE_CHECKOUT.value,
     EventType.PURCHASE.value,
 ]
+
+
+# Klaviyo list ids ("Y6nRLr") and Loops mailing list ids ("cm06f5v0e45nf0ml5754o9cix"): they go
+# into request paths and bodies, so nothing outside this alphabet ("../", "?", "#") is stored.
+platform_id_validator = RegexValidator(
+    r"\A[A-Za-z0-9_-]{1,64}\Z", message="Use the platform's id: letters, digits, '-' and '_' only."
+)
 
 
 def default_event_types() -> list[str]:
@@ -56,7 +64,11 @@ class Destination(models.Model):
     profile_sync = models.CharField(max_length=16, choices=ProfileSync.choices, default=ProfileSync.CREATE_AND_UPDATE)
     metric_suffix = models.CharField(max_length=64, blank=True, default="", help_text='e.g. " - Recapture"')
     list_id = models.CharField(
-        max_length=64, blank=True, default="", help_text="Klaviyo list / Loops mailing list for identified profiles."
+        max_length=64,
+        blank=True,
+        default="",
+        validators=[platform_id_validator],
+        help_text="Klaviyo list / Loops mailing list for identified profiles.",
     )
     name_overrides = models.JSONField(default=dict, blank=True, help_text="Event type -> metric name.")
     # Health
@@ -182,3 +194,87 @@ class RateLimitBucket(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class BackupFlowKind(models.TextChoices):
+    BROWSE = "browse_abandonment", "Browse Abandonment"
+    CART = "abandoned_cart", "Abandoned Cart"
+    CHECKOUT = "abandoned_checkout", "Abandoned Checkout"
+
+
+class BackupFlow(models.Model):
+    """A backup abandonment flow Recapture created (as a draft) in a destination's Klaviyo account."""
+
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="backup_flows")
+    kind = models.CharField(max_length=32, choices=BackupFlowKind.choices)
+    name = models.CharField(max_length=200)
+    remote_flow_id = models.CharField(max_length=64, blank=True, default="")
+    remote_template_id = models.CharField(max_length=64, blank=True, default="")
+    trigger_metric_id = models.CharField(max_length=64, blank=True, default="")
+    native_flow_ids = models.JSONField(default=list, blank=True, help_text="The merchant's own flows it excludes.")
+    cloned_from = models.CharField(
+        max_length=64, blank=True, default="", help_text="Native flow id it was cloned from."
+    )
+    definition_digest = models.CharField(max_length=32, blank=True, default="")
+    remote_status = models.CharField(max_length=16, blank=True, default="", help_text="As last seen in Klaviyo.")
+    checked_at = models.DateTimeField(null=True, blank=True)
+    # Klaviyo's reporting API (flow-values-reports), as last refreshed
+    recipients = models.PositiveIntegerField(default=0)
+    conversions = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    report_timeframe = models.CharField(max_length=32, blank=True, default="")
+    reported_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["destination_id", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["destination", "kind"], name="backup_flow_unique_kind"),
+            models.CheckConstraint(condition=Q(kind__in=BackupFlowKind.values), name="backup_flow_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.remote_flow_id or 'not created'})"
+
+
+class PlatformErasureStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SUCCEEDED = "succeeded", "Done"
+    DEAD = "dead", "Failed"
+
+
+class PlatformErasure(models.Model):
+    """One deletion request to one platform for an erased profile (one identifier each: Klaviyo
+    and Loops delete by a single identifier per request). Retried like a delivery.
+
+    The identifier is the only personal data left after the erasure: stored encrypted, and
+    blanked once the platform has confirmed the deletion.
+    """
+
+    erasure = models.ForeignKey("identity.ErasureRecord", on_delete=models.CASCADE, related_name="platform_requests")
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="erasures")
+    identifier_type = models.CharField(max_length=16, help_text="email, phone, external_id or remote_id")
+    identifier = EncryptedTextField(blank=True, default="", help_text="Blanked once the platform confirmed.")
+    status = models.CharField(
+        max_length=16, choices=PlatformErasureStatus.choices, default=PlatformErasureStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["erasure_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=PlatformErasureStatus.values), name="platform_erasure_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"erasure #{self.erasure_id} on {self.destination_id} by {self.identifier_type} ({self.status})"

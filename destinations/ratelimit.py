@@ -80,7 +80,11 @@ def pause(key: str, limits: Sequence[Limit], seconds: float, *, now: float | Non
         return
     for limit in limits:
         _take_db(key, limit, 0, now)  # make sure the row exists
-        RateLimitBucket.objects.filter(key=f"{key}:{limit.name}").update(tokens=0.0, updated_at=now + seconds)
+        # One token when the pause ends: the retry the platform allowed at Retry-After goes at once
+        # (with 0 it would wait for the refill, or spill to a bulk job, at the very second it is due).
+        RateLimitBucket.objects.filter(key=f"{key}:{limit.name}").update(
+            tokens=min(1.0, limit.capacity), updated_at=now + seconds
+        )
 
 
 def take(key: str, limits: Sequence[Limit], want: int, *, now: float | None = None) -> tuple[int, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils import timezone
 
 from destinations import services
 
@@ -29,7 +30,14 @@ def deliver_destination(destination_id: int) -> None:
 
 
 def sweep_deliveries() -> None:
+    """The minute schedule: due deliveries and due platform erasure requests (the sweeper's safety net)."""
     services.sweep_deliveries()
+    services.sweep_platform_erasures(timezone.now())
+
+
+def erase_on_platforms() -> None:
+    """Send the due deletion requests of erased profiles to Klaviyo and Loops."""
+    services.send_platform_erasures()
 
 
 def prune_delivery_attempts() -> None:

@@ -18,7 +18,8 @@ from destinations.admin import DestinationInline, apply_new_api_keys, render_eve
 from destinations.models import Delivery, DeliveryStatus, Destination
 from events import dashboard, selectors, services, stream
 from events.charts import dashboard_charts
-from events.models import Event, EventType, Identification, Merchant
+from events.dashboard_sections import merchant_sections
+from events.models import Event, EventType, Identification, Merchant, MerchantAlert
 from identity.models import Profile
 from returns.services import send_test_return_events, set_loop_webhook_secret
 
@@ -185,6 +186,9 @@ class MerchantAdmin(admin.ModelAdmin):
         merchant = self.get_object(request, object_id) if request.method == "GET" else None
         if merchant is not None:  # the dashboard is for reading; a save does not pay for it
             extra_context["dashboard"] = dashboard_charts(dashboard.get_merchant_dashboard(merchant))
+            extra_context["dashboard_sections"] = merchant_sections(merchant)
+            for alert in selectors.list_open_alerts(merchant):
+                self.message_user(request, f"Alert: {alert.message} (x{alert.count})", messages.WARNING)
         return super().change_view(request, object_id, form_url, extra_context)
 
 
@@ -381,3 +385,26 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
         for row in rows:
             row["url"] = reverse("admin:events_event_change", args=[row["id"]])
         return JsonResponse({"events": rows})
+
+
+# --- Alerts ------------------------------------------------------------------------
+
+
+@admin.register(MerchantAlert)
+class MerchantAlertAdmin(admin.ModelAdmin):
+    """Abuse and flood alerts (ingest over quota, profile ceiling): read-only, staff resolve them."""
+
+    list_display = ["last_seen", "merchant", "kind", "count", "message", "resolved_at"]
+    list_filter = ["kind", ("resolved_at", admin.EmptyFieldListFilter), "merchant"]
+    list_select_related = ["merchant"]
+    ordering = ["-last_seen"]
+    readonly_fields = ["merchant", "kind", "message", "count", "first_seen", "last_seen", "resolved_at"]
+    actions = ["resolve"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Mark selected alerts resolved", permissions=["change"])
+    def resolve(self, request, queryset) -> None:
+        count = services.resolve_alerts(queryset)
+        self.message_user(request, f"{count} alerts resolved.", messages.SUCCESS)

@@ -12,7 +12,7 @@ from typing import Any
 
 from events import shopify
 from events.exceptions import BatchTooLargeError, EventInvalidError, PayloadInvalidError
-from events.models import EventSource
+from events.models import EventSource, is_server_event_id
 from events.types import NewEvent
 
 NATIVE_KEYS = frozenset(
@@ -56,6 +56,8 @@ def parse_event(raw: Any, *, now: datetime, max_future: timedelta) -> NewEvent:
     fields["timestamp"] = parse_timestamp(fields.get("timestamp"), now=now, max_future=max_future)
     for name in ("event_id", "type", "anonymous_id"):
         fields[name] = _required_id(fields.get(name), name)
+    if is_server_event_id(fields["event_id"]):
+        raise EventInvalidError("reserved_event_id", "event_id uses a namespace reserved for server-made events.")
     return NewEvent(**fields, raw=raw, source=source)
 
 

@@ -71,6 +71,18 @@ class EventSource(models.TextChoices):
     SYSTEM = "system", "System / test"
 
 
+# Event ids the server makes live in these namespaces: Loop returns ("loop:<return id>:..."),
+# Shopify order webhooks ("shopify:..."), Recapture's own test and system events. An event
+# posted with the public write key may not use them (events.ingest refuses it), so a client
+# can never take a server event's id first and make the signed one a silent "duplicate".
+# A new server-side source registers its prefix here and builds its ids with it.
+SERVER_EVENT_ID_PREFIXES: tuple[str, ...] = ("loop:", "shopify:", "recapture:", "server:")
+
+
+def is_server_event_id(event_id: str) -> bool:
+    return event_id.strip().lower().startswith(SERVER_EVENT_ID_PREFIXES)
+
+
 class Identification(models.TextChoices):
     PENDING = "pending", "Pending"
     NATIVE = "native", "Native"
@@ -123,3 +135,36 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+class AlertKind(models.TextChoices):
+    INGEST_QUOTA = "ingest_quota", "Ingest over the store's quota"
+    PROFILE_CEILING = "profile_ceiling", "New profiles over the hourly ceiling"
+
+
+class MerchantAlert(models.Model):
+    """Something the merchant's operators should look at (abuse of the public key, floods).
+
+    One open row per merchant and kind, updated while the condition lasts; staff resolve it.
+    """
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=32, choices=AlertKind.choices)
+    message = models.TextField()
+    count = models.PositiveIntegerField(default=0, help_text="Occurrences (refused requests, profiles not made).")
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "kind"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="alert_one_open_per_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.merchant_id})"

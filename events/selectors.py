@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from events.models import Merchant
+from events.models import Merchant, MerchantAlert
 
 MAX_WRITE_KEY_LENGTH = 64
 WRITE_KEY_PATTERN = re.compile(r"wk_[A-Za-z0-9_-]+")  # new_write_key(): "wk_" + token_urlsafe
@@ -112,3 +112,7 @@ def _js_context(merchant: Merchant) -> dict[str, str]:
         "write_key_js": mark_safe(_js_literal(merchant.write_key)),  # noqa: S308 - JSON-encoded, < and > escaped
         "ingest_url_js": mark_safe(_js_literal(get_ingest_url())),  # noqa: S308
     }
+
+
+def list_open_alerts(merchant: Merchant) -> list[MerchantAlert]:
+    return list(MerchantAlert.objects.filter(merchant=merchant, resolved_at__isnull=True).order_by("-last_seen")[:10])

@@ -9,7 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.core.cache import cache
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from config.queue import enqueue_on_commit, enqueue_once_on_commit, task_started
@@ -17,7 +19,7 @@ from events.bulk import insert_events
 from events.exceptions import EventInvalidError
 from events.hints import client_hint, hint_key
 from events.ingest import parse_event, split_payload
-from events.models import Event, Merchant, new_webhook_secret, new_write_key
+from events.models import AlertKind, Event, Merchant, MerchantAlert, new_webhook_secret, new_write_key
 from events.types import NewEvent
 
 __all__ = ["IngestResult", "NewEvent", "RecordResult", "ingest_events", "process_events", "record_events"]
@@ -93,6 +95,47 @@ def rotate_returns_webhook_secret(merchant: Merchant) -> Merchant:
     merchant.returns_webhook_secret = new_webhook_secret()
     merchant.save(update_fields=["returns_webhook_secret"])
     return merchant
+
+
+# --- Alerts (shown in the console) --------------------------------------------------
+
+
+def raise_alert(merchant_id: int, *, kind: str, message: str, count: int = 1) -> None:
+    """Open an alert for the merchant, or add ``count`` to the one already open for this kind."""
+    now = timezone.now()
+    open_alert = MerchantAlert.objects.filter(merchant_id=merchant_id, kind=kind, resolved_at__isnull=True)
+    if not open_alert.update(count=F("count") + count, last_seen=now, message=message):
+        try:
+            with transaction.atomic():
+                MerchantAlert.objects.create(
+                    merchant_id=merchant_id, kind=kind, message=message, count=count, first_seen=now, last_seen=now
+                )
+        except IntegrityError:  # opened by a concurrent request meanwhile
+            open_alert.update(count=F("count") + count, last_seen=now, message=message)
+    logger.warning("merchant alert", extra={"merchant_id": merchant_id, "kind": kind, "count": count})
+
+
+def resolve_alerts(alerts: Any) -> int:
+    """Close the given open alerts (a queryset); the next occurrence opens a new one."""
+    return alerts.filter(resolved_at__isnull=True).update(resolved_at=timezone.now())
+
+
+def note_ingest_over_quota(merchant: Merchant, *, key_count: int, shed: bool) -> None:
+    """The store went over its ingest quota this minute: one alert update per merchant per minute."""
+    window = int(timezone.now().timestamp() // 60)
+    try:
+        first = cache.add(f"alert-gate:{AlertKind.INGEST_QUOTA}:{merchant.pk}:{window}", 1, timeout=90)
+    except Exception:  # a cache outage must not take ingest down
+        logger.warning("alert gate unavailable", exc_info=True)
+        return
+    if first:
+        what = "heavy sources are being refused" if shed else "shoppers are still admitted"
+        raise_alert(
+            merchant.pk,
+            kind=AlertKind.INGEST_QUOTA,
+            message=f"{key_count} ingest requests this minute, over the store's quota of "
+            f"{settings.INGEST_RATE_LIMIT_PER_KEY}; {what}. Someone may be posting with the public write key.",
+        )
 
 
 # --- Events ------------------------------------------------------------------------

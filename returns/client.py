@@ -2,7 +2,9 @@
 
 Auth is the ``X-Authorization`` header (an API key with the Returns scope). Loop caps a
 from/to range at 120 days, so longer ranges are walked window by window; each page's
-``nextPageUrl`` is followed only while it stays on the configured API host.
+``nextPageUrl`` is followed only while it stays on the configured API host, and HTTP
+redirects are never followed (requests would re-send ``X-Authorization`` to any host: it
+only strips ``Authorization``).
 """
 
 from __future__ import annotations
@@ -70,9 +72,13 @@ class LoopReturnsClient:
     def _get(self, url: str, params: dict[str, str] | None) -> Any:
         headers = {"X-Authorization": self.api_key, "Accept": "application/json"}
         try:
-            response = self.session.get(url, params=params, headers=headers, timeout=TIMEOUT)
+            response = self.session.get(url, params=params, headers=headers, timeout=TIMEOUT, allow_redirects=False)
         except requests.RequestException as exc:
             raise LoopApiError(f"Loop API unreachable: {type(exc).__name__}") from exc
+        if response.is_redirect or 300 <= response.status_code < 400:
+            raise LoopApiError(
+                f"Loop API answered a redirect ({response.status_code}); not following it with the API key."
+            )
         if response.status_code != 200:
             raise LoopApiError(f"Loop API answered {response.status_code}: {response.text[:200]}")
         try:

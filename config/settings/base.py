@@ -10,9 +10,12 @@ from pathlib import Path
 
 import environ
 
+from config.settings.parsing import BlankIsDefaultEnv, is_loopback_only, parse_limits
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-env = environ.Env()
+# An empty value (`DJANGO_SECRET_KEY=` in a copied .env.example) means "use the default".
+env = BlankIsDefaultEnv()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
@@ -23,8 +26,18 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# host:port of `make run` (bin/run-dev); the default public URL, the demo's origins and printed links follow it.
+RUN_ADDR = env.str("RUN_ADDR", default="127.0.0.1:8000")
 # Public base URL of this deployment, used to build webhook URLs and pixel snippets.
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=f"http://{RUN_ADDR}").rstrip("/")
+# The constant development secret (and the field key derived from a secret) are for development on
+# loopback only: a deployment that answers to any other host name must bring its own (SECURITY.md).
+LOOPBACK_DEVELOPMENT = DEBUG and is_loopback_only(ALLOWED_HOSTS)
+if SECRET_KEY == _DEV_SECRET and not LOOPBACK_DEVELOPMENT:
+    raise environ.ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be set: the built-in development secret is public and only allowed with "
+        "DJANGO_DEBUG=true and loopback DJANGO_ALLOWED_HOSTS (127.0.0.1, localhost)"
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -35,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "config",
     "events",
@@ -162,6 +176,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Pixel ingest and Loop Returns webhooks.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Redoc from drf-spectacular-sidecar's static files (pinned in requirements.txt), never a CDN.
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Secrets at rest -------------------------------------------------------------
@@ -170,15 +186,24 @@ SPECTACULAR_SETTINGS = {
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 if not FIELD_ENCRYPTION_KEYS and not DEBUG:
     raise environ.ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set when DJANGO_DEBUG=false")
+if not FIELD_ENCRYPTION_KEYS and not LOOPBACK_DEVELOPMENT:
+    raise environ.ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEYS must be set: a key derived from the secret is only allowed with DJANGO_DEBUG=true "
+        "and loopback DJANGO_ALLOWED_HOSTS (127.0.0.1, localhost)"
+    )
 
 # --- Ingest --------------------------------------------------------------------------
 INGEST_MAX_BATCH_EVENTS = env.int("INGEST_MAX_BATCH_EVENTS", default=500)
 INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=512 * 1024)
 INGEST_MAX_FUTURE_SECONDS = env.int("INGEST_MAX_FUTURE_SECONDS", default=24 * 3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
-# Requests per minute per write key / per client IP (429 + Retry-After past it); 0 disables.
+# Requests per minute per client IP (hard: 429 + Retry-After past it) and per write key (a soft
+# quota: over it, sources above INGEST_RATE_LIMIT_SHED_PER_IP a minute are refused, shoppers are
+# not; past INGEST_RATE_LIMIT_KEY_CEILING x the quota everything is). 0 disables. docs/SECURITY.md.
 INGEST_RATE_LIMIT_PER_KEY = env.int("INGEST_RATE_LIMIT_PER_KEY", default=6000)
 INGEST_RATE_LIMIT_PER_IP = env.int("INGEST_RATE_LIMIT_PER_IP", default=1200)
+INGEST_RATE_LIMIT_SHED_PER_IP = env.int("INGEST_RATE_LIMIT_SHED_PER_IP", default=120)
+INGEST_RATE_LIMIT_KEY_CEILING = env.int("INGEST_RATE_LIMIT_KEY_CEILING", default=10)
 # Each web process adds its counts to the shared counters at most this often (0: every request).
 INGEST_RATE_LIMIT_SYNC_SECONDS = env.float("INGEST_RATE_LIMIT_SYNC_SECONDS", default=1.0)
 # Seconds each web process remembers a write key -> merchant lookup (0: query every request).
@@ -205,9 +230,9 @@ EVENTS_PROCESS_COALESCE = env.int("EVENTS_PROCESS_COALESCE", default=500)
 # Click ids (gclid, fbclid, _kx, ...) link sessions only within this many days of each other.
 IDENTITY_CLICK_ID_WINDOW_DAYS = env.int("IDENTITY_CLICK_ID_WINDOW_DAYS", default=30)
 # Most identifiers of one type a profile may hold; a merge or attach past it is refused and logged.
-IDENTITY_IDENTIFIER_LIMITS = env.dict(
-    "IDENTITY_IDENTIFIER_LIMITS",
-    cast={"value": int},
+# Format: type=N pairs separated by commas (or semicolons), e.g. "email=5,phone=5"; unnamed types keep the default.
+IDENTITY_IDENTIFIER_LIMITS = parse_limits(
+    env.str("IDENTITY_IDENTIFIER_LIMITS", default=""),
     default={
         "email": 5,
         "phone": 5,
@@ -263,6 +288,8 @@ DELIVERY_TASK_BUDGET_SECONDS = env.float("DELIVERY_TASK_BUDGET_SECONDS", default
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=300)
 DELIVERY_HTTP_TIMEOUT_SECONDS = env.float("DELIVERY_HTTP_TIMEOUT_SECONDS", default=10.0)
 DELIVERY_LOG_RETENTION_DAYS = env.int("DELIVERY_LOG_RETENTION_DAYS", default=14)
+# run_sweeper looks for due deliveries this often (sooner when the next one is due sooner).
+SWEEPER_TICK_SECONDS = env.float("SWEEPER_TICK_SECONDS", default=1.0)
 
 # --- Data retention (config.retention, `manage.py prune_data`, daily schedule) -----------
 # Events older than this are deleted with their deliveries (never while a delivery is in flight); 0 keeps them.

@@ -160,6 +160,64 @@ def platform_message(result: HttpResult) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Feature:
+    """What one product feature needs of the key, and the harmless reads that can prove some of it.
+
+    ``probes`` are (scope, GET request) pairs; ``scopes`` is everything the feature needs,
+    writes included. No request of the platform lists a key's scopes, and a write cannot be
+    tried without writing, so write scopes are inferred or left unverified (``check_feature``).
+    """
+
+    name: str
+    scopes: tuple[str, ...]
+    probes: tuple[tuple[str, HttpRequest], ...] = ()
+    required: bool = False  # delivery cannot work without it
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureCheck:
+    """The Test's verdict on one feature: "ok", "missing" (a scope is certainly absent) or "unknown"."""
+
+    name: str
+    status: str
+    missing: tuple[str, ...] = ()
+    unverified: tuple[str, ...] = ()
+    required: bool = False
+    detail: str = ""
+
+
+def check_feature(
+    feature: Feature, results: dict[str, StepOutcome], *, denied: Callable[[HttpResult], bool]
+) -> FeatureCheck:
+    """Pure: a feature's verdict from its probes' outcomes (keyed by probe URL).
+
+    A denied read means the key has "No access" to that resource, so its write scope is
+    missing too (Klaviyo grants each resource no access, read-only or full access:
+    help.klaviyo.com/hc/en-us/articles/7423954176283). A read that works proves only the
+    read: the resource's write scope stays unverified.
+    """
+    missing: list[str] = []
+    proven: set[str] = set()
+    unknown = ""
+    for scope, request in feature.probes:
+        outcome = results[probe_key(request)]
+        if outcome.ok:
+            proven.add(scope)
+        elif outcome.result is not None and denied(outcome.result):
+            resource = scope.split(":")[0]
+            missing += [s for s in feature.scopes if s.split(":")[0] == resource and s not in missing]
+        else:
+            unknown = unknown or outcome.message
+    unverified = tuple(s for s in feature.scopes if s not in proven and s not in missing)
+    status = "missing" if missing else ("unknown" if unknown else "ok")
+    return FeatureCheck(feature.name, status, tuple(missing), unverified, feature.required, unknown)
+
+
+def probe_key(request: HttpRequest) -> str:
+    return request.url + repr(sorted((request.params or {}).items()))
+
+
+@dataclass(frozen=True, slots=True)
 class Limit:
     """A token bucket: ``capacity`` burst, refilled at ``rate`` tokens per second."""
 
@@ -209,6 +267,28 @@ class DestinationClient(ABC):
     def sync_profile(self, person: Person, send: Transport) -> StepOutcome:
         """Create/update the profile (and list membership) per the destination's settings."""
 
+    # --- the destination's Test: read-only ------------------------------------------
     @abstractmethod
-    def test_request(self, *, shop_domain: str) -> HttpRequest:
-        """A harmless request that proves the key works."""
+    def key_check_request(self) -> HttpRequest:
+        """A read-only request that proves the key works (it writes nothing)."""
+
+    def describe_key(self, result: HttpResult) -> str:
+        """What the key check tells the merchant about the account the key belongs to."""
+        return f"HTTP {result.status_code}"
+
+    def features(self) -> list[Feature]:
+        """The features the Test reports scopes for (none: the platform's keys are not scoped)."""
+        return []
+
+    def scope_denied(self, result: HttpResult) -> bool:
+        """Whether a failed probe means "this key lacks the scope" (not an outage or a bad key)."""
+        return result.status_code == 403
+
+    # --- erasure ------------------------------------------------------------------
+    def erasure_requests(self, identifiers: Sequence[tuple[str, str]]) -> list[HttpRequest]:
+        """Requests that delete the person known by these (type, value) identifiers from the platform.
+
+        Types: "email", "phone", "external_id" (the Shopify customer id) and "remote_id" (the
+        platform's own profile id, when a sync recorded it). Each client takes the ones its
+        platform deletes by; one request per identifier."""
+        return []

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from destinations import mapping
 from destinations.clients.base import (
     ClientConfig,
     DestinationClient,
+    Feature,
     HttpRequest,
     HttpResult,
     Limit,
@@ -23,6 +26,32 @@ from destinations.retry import Verdict
 from events.models import EventType
 
 DRY_RUN_PROFILE_ID = "<profile id from profile-import>"
+# Klaviyo ids (lists: "Y6nRLr", profiles: "01GDDKASAP8TKDDA2GRZDSVP4H") are letters and digits.
+PLATFORM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_FILTER_FIELD = re.compile(r"[A-Za-z_$][A-Za-z0-9_.$]*")
+
+
+def filter_equals(field: str, value: str) -> str:
+    """``equals(field,"value")`` for Klaviyo's ``filter=`` with ``value`` kept one string literal.
+
+    Klaviyo's filter syntax quotes strings with double or single quotes and documents no
+    escape sequence (https://developers.klaviyo.com/en/docs/filtering_), so a value is quoted
+    with the quote it does not contain; one holding both quotes, a backslash or a control
+    character cannot be expressed safely and raises ValueError (the caller skips the lookup).
+    """
+    if not _FILTER_FIELD.fullmatch(field):
+        raise ValueError(f"not a filter field name: {field!r}")
+    if "\\" in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("filter value holds a backslash or a control character")
+    quote_char = "'" if '"' in value else '"'
+    if quote_char in value:
+        raise ValueError("filter value holds both quote characters")
+    return f"equals({field},{quote_char}{value}{quote_char})"
+
+
+def is_platform_id(value: str) -> bool:
+    """A Klaviyo id (list id ...) safe to put in a request path."""
+    return bool(PLATFORM_ID.fullmatch(value))
 
 
 def klaviyo_time(value: datetime) -> str:
@@ -240,12 +269,16 @@ class KlaviyoClient(DestinationClient):
 
     def find_profile_id(self, person: Person, send: Transport) -> tuple[StepOutcome, str]:
         field, value = ("email", person.email) if person.email else ("phone_number", person.phone)
+        try:
+            expression = filter_equals(field, value)
+        except ValueError as exc:  # not expressible as one value: never sent as a filter
+            return StepOutcome(Verdict.DEAD, message=f"Cannot look the profile up: {exc}."), ""
         request = HttpRequest(
             step="profile-find",
             method="GET",
             url=self.url("/api/profiles"),
             headers={k: v for k, v in self.headers().items() if k != "content-type"},
-            params={"filter": f'equals({field},"{value}")'},
+            params={"filter": expression},
         )
         outcome = outcome_of(request, send(request))
         data = (outcome.result.json() or {}).get("data") if outcome.ok and outcome.result else None
@@ -263,23 +296,79 @@ class KlaviyoClient(DestinationClient):
             return outcome
         remote_id = DRY_RUN_PROFILE_ID if outcome.result.dry_run else _data_id(outcome.result.json())
         if self.config.list_id and remote_id:
-            path = f"/api/lists/{self.config.list_id}/relationships/profiles"
+            if not is_platform_id(self.config.list_id):
+                return StepOutcome(Verdict.DEAD, message="The list id is not a Klaviyo id; fix it in the destination.")
+            path = f"/api/lists/{quote(self.config.list_id, safe='')}/relationships/profiles"
             add = self.post("list", path, list_add_body(remote_id))
             listed = outcome_of(add, send(add))
             if not listed.ok:
                 return listed
         return StepOutcome(Verdict.SUCCESS, outcome.result, remote_profile_id=remote_id, profile_synced=True)
 
-    def test_request(self, *, shop_domain: str) -> HttpRequest:
-        person = Person(email=f"recapture-test@{shop_domain}")
-        event = OutboundEvent(
-            event_id=f"recapture-test-{int(datetime.now(UTC).timestamp())}",
-            type="Recapture Test",
-            source="system",
-            timestamp=datetime.now(UTC),
-            person=person,
-        )
-        return self.post("test", "/api/events", event_bodies(event, self.config)[0])
+    # --- Test (read-only) and erasure ----------------------------------------------
+    def get(self, step: str, path: str, params: dict[str, str] | None = None) -> HttpRequest:
+        headers = {k: v for k, v in self.headers().items() if k != "content-type"}
+        return HttpRequest(step=step, method="GET", url=self.url(path), headers=headers, params=params)
+
+    def key_check_request(self) -> HttpRequest:
+        """GET /api/accounts: "test if a Private API Key belongs to the correct account" (Get Accounts)."""
+        return self.get("test", "/api/accounts")
+
+    def describe_key(self, result: HttpResult) -> str:
+        data = (result.json() or {}).get("data") if isinstance(result.json(), dict) else None
+        account = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
+        contact = (account.get("attributes") or {}).get("contact_information") or {}
+        name = contact.get("organization_name") if isinstance(contact, dict) else ""
+        return f"account {name}" if name else f"account {account.get('id', '?')}"
+
+    def features(self) -> list[Feature]:
+        """Per feature, the scopes it needs and a one-item read per resource (scopes from the OpenAPI spec).
+
+        Klaviyo has no request that lists a key's scopes ("there's no supported endpoint to
+        retrieve the scope of an API key", Klaviyo community, 2022), so each resource is read
+        once; reports need flows:read and metrics:read (flow-values-reports, metric-aggregates)
+        and are not called themselves (225 requests a day).
+        """
+        size = {"page[size]": "1"}
+        events = ("events:read", self.get("scope-probe", "/api/events", size))
+        profiles = ("profiles:read", self.get("scope-probe", "/api/profiles", size))
+        lists = ("lists:read", self.get("scope-probe", "/api/lists", size))
+        flows = ("flows:read", self.get("scope-probe", "/api/flows", size))
+        metrics = ("metrics:read", self.get("scope-probe", "/api/metrics"))
+        return [
+            Feature("events", ("events:write",), (events,), required=True),
+            Feature("profiles", ("profiles:read", "profiles:write"), (profiles,), required=True),
+            Feature("lists", ("lists:write",), (lists,), required=bool(self.config.list_id)),
+            Feature("flows", ("flows:read", "flows:write"), (flows,)),
+            Feature("metrics", ("metrics:read",), (metrics,)),
+            Feature("reports", ("flows:read", "metrics:read"), (flows, metrics)),
+            Feature("erasure", ("data-privacy:write",)),
+        ]
+
+    def scope_denied(self, result: HttpResult) -> bool:
+        """A JSON:API 403 (a missing scope); Cloudflare's HTML 403s are not about the key."""
+        data = result.json()
+        return result.status_code == 403 and isinstance(data, dict) and "errors" in data
+
+    def erasure_requests(self, identifiers: Sequence[tuple[str, str]]) -> list[HttpRequest]:
+        """POST /api/data-privacy-deletion-jobs, one per identifier: "Request a deletion for the profiles
+        corresponding to one of the following identifiers: email, phone_number, or id. If multiple
+        identifiers are provided, we will return an error." (Request Profile Deletion)."""
+        fields = {"email": "email", "phone": "phone_number", "remote_id": "id"}
+        return [
+            self.post(
+                "erasure",
+                "/api/data-privacy-deletion-jobs",
+                {
+                    "data": {
+                        "type": "data-privacy-deletion-job",
+                        "attributes": {"profile": {"data": {"type": "profile", "attributes": {fields[kind]: value}}}},
+                    }
+                },
+            )
+            for kind, value in identifiers
+            if kind in fields and value
+        ]
 
 
 # --- Klaviyo email clicks (_kx): who clicked ---------------------------------------------
@@ -289,20 +378,17 @@ class KlaviyoClient(DestinationClient):
 KX_LOOKUP_LIMITS = (Limit("burst", 75, 75), Limit("steady", 750, 750 / 60))
 
 
-def filter_string(value: str) -> str:
-    """A value as a double-quoted Klaviyo filter string: backslashes and quotes escaped."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def kx_lookup_request(config: ClientConfig, kx: str) -> HttpRequest:
-    """GET /api/profiles for the profile a _kx names; only its email and phone are asked for."""
+    """GET /api/profiles for the profile a _kx names; only its email and phone are asked for.
+
+    Raises ValueError when the value cannot be one filter string (``filter_equals``)."""
     client = KlaviyoClient(config)
     return HttpRequest(
         step="profile-kx",
         method="GET",
         url=client.url("/api/profiles"),
         headers={k: v for k, v in client.headers().items() if k != "content-type"},
-        params={"filter": f"equals(_kx,{filter_string(kx)})", "fields[profile]": "email,phone_number"},
+        params={"filter": filter_equals("_kx", kx), "fields[profile]": "email,phone_number"},
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -10,6 +10,7 @@ from destinations import mapping
 from destinations.clients.base import (
     DestinationClient,
     HttpRequest,
+    HttpResult,
     Limit,
     OutboundEvent,
     Person,
@@ -148,5 +149,31 @@ class LoopsClient(DestinationClient):
         remote_id = "" if outcome.result.dry_run else str((outcome.result.json() or {}).get("id", ""))
         return StepOutcome(Verdict.SUCCESS, outcome.result, remote_profile_id=remote_id, profile_synced=True)
 
-    def test_request(self, *, shop_domain: str) -> HttpRequest:
+    def key_check_request(self) -> HttpRequest:
+        """GET /api/v1/api-key: "Test your API key and get team context." Loops keys carry no scopes."""
         return HttpRequest(step="test", method="GET", url=self.url("/api/v1/api-key"), headers=self.headers(json=False))
+
+    def describe_key(self, result: HttpResult) -> str:
+        data = result.json()
+        return (
+            f"team {data['teamName']}"
+            if isinstance(data, dict) and data.get("teamName")
+            else super().describe_key(result)
+        )
+
+    def erasure_requests(self, identifiers: Sequence[tuple[str, str]]) -> list[HttpRequest]:
+        """POST /api/v1/contacts/delete by email and by userId ("Include only one of email or userId");
+        404 "Contact not found" means there is nothing left to delete."""
+        fields = {"email": "email", "external_id": "userId"}
+        return [
+            HttpRequest(
+                step="erasure",
+                method="POST",
+                url=self.url("/api/v1/contacts/delete"),
+                headers=self.headers(),
+                json={fields[kind]: value},
+                success_statuses=frozenset({404}),
+            )
+            for kind, value in identifiers
+            if kind in fields and value
+        ]

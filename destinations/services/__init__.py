@@ -7,6 +7,11 @@ from destinations.services.engine import (
     deliver_pending_for_events,
     send_batch,
 )
+from destinations.services.erasure import (
+    schedule_platform_erasures,
+    send_platform_erasures,
+    sweep_platform_erasures,
+)
 from destinations.services.operations import (
     TestResult,
     create_destination,
@@ -21,7 +26,7 @@ from destinations.services.scheduling import (
     delivery_started,
     schedule_deliveries,
 )
-from destinations.services.sweep import sweep_deliveries
+from destinations.services.sweep import run_sweeper, sweep_deliveries, sweep_due_now
 
 __all__ = [
     "TestResult",
@@ -35,9 +40,14 @@ __all__ = [
     "prune_delivery_attempts",
     "replay_dead_deliveries",
     "replay_delivery",
+    "run_sweeper",
     "schedule_deliveries",
+    "schedule_platform_erasures",
     "send_batch",
+    "send_platform_erasures",
     "set_api_key",
     "sweep_deliveries",
+    "sweep_due_now",
+    "sweep_platform_erasures",
     "test_destination",
 ]

@@ -94,7 +94,11 @@ def lookup_kx(destination: Destination, kx: str, *, send: Send | None = None) ->
         logger.info("klaviyo _kx lookup skipped: rate limit", extra={"destination": destination.pk})
         return None
     client = client_for(destination)
-    result = (send or Recorder(client, dry_run=False))(kx_lookup_request(client.config, kx))
+    try:
+        request = kx_lookup_request(client.config, kx)
+    except ValueError:
+        return "", ""  # not expressible as one filter string: nobody to learn
+    result = (send or Recorder(client, dry_run=False))(request)
     contact = kx_lookup_contact(result)
     if contact is None:
         logger.warning("klaviyo _kx lookup failed", extra={"destination": destination.pk, "status": result.status_code})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,9 +14,16 @@ from django.utils import timezone
 from config.errors import ApplicationError
 from config.queue import enqueue_on_commit
 from destinations.clients import REGISTRY
-from destinations.clients.base import outcome_of, platform_message
+from destinations.clients.base import (
+    DestinationClient,
+    FeatureCheck,
+    StepOutcome,
+    check_feature,
+    outcome_of,
+    platform_message,
+    probe_key,
+)
 from destinations.models import Delivery, DeliveryAttempt, DeliveryStatus, Destination, DestinationStatus
-from destinations.retry import Verdict
 from destinations.services.outbound import client_for
 from destinations.services.transport import Recorder
 from events.models import Merchant
@@ -30,8 +38,13 @@ class TestResult:
     ok: bool
     status_code: int | None
     message: str
+    features: tuple[FeatureCheck, ...] = ()  # per feature: missing / unverified scopes
 
     __test__ = False  # not a pytest class
+
+    @property
+    def missing_scopes(self) -> dict[str, tuple[str, ...]]:
+        return {f.name: f.missing for f in self.features if f.missing}
 
 
 def _last4(api_key: str) -> str:
@@ -66,31 +79,70 @@ def set_api_key(destination: Destination, *, api_key: str) -> Destination:
     return destination
 
 
-def _test_message(kind: str, result) -> str:
-    data = result.json() if result else None
-    if kind == "loops" and isinstance(data, dict) and data.get("teamName"):
-        return f"API key is valid (team {data['teamName']})."
-    return f"API key is valid (HTTP {result.status_code})."
+def scope_summary(checks: Sequence[FeatureCheck]) -> str:
+    """Pure: the Test's sentence about scopes (missing per feature, then what no read can prove)."""
+    parts = []
+    missing = [f"{c.name} ({', '.join(c.missing)})" for c in checks if c.status == "missing"]
+    if missing:
+        parts.append(f"Missing scopes: {'; '.join(missing)}.")
+    unknown = [f"{c.name} ({c.detail})" for c in checks if c.status == "unknown"]
+    if unknown:
+        parts.append(f"Could not check: {'; '.join(unknown)}.")
+    unverified = sorted({s for c in checks if c.status != "missing" for s in c.unverified})
+    if unverified:
+        parts.append(f"Not checkable without writing: {', '.join(unverified)}.")
+    return " ".join(parts)
 
 
-def test_destination(destination: Destination) -> TestResult:
-    """Validate the key against the platform (always a real request, even for dry-run destinations)."""
-    client = client_for(destination)
-    request = client.test_request(shop_domain=destination.merchant.shop_domain)
-    outcome = outcome_of(request, Recorder(client, dry_run=False)(request))
+def _probe(client: DestinationClient, send: Recorder) -> list[FeatureCheck]:
+    """One read per distinct probe request, then each feature's verdict."""
+    features = client.features()
+    results: dict[str, StepOutcome] = {}
+    for feature in features:
+        for _, request in feature.probes:
+            if probe_key(request) not in results:
+                results[probe_key(request)] = outcome_of(request, send(request))
+    return [check_feature(f, results, denied=client.scope_denied) for f in features]
+
+
+def _test_failed(destination: Destination, outcome: StepOutcome) -> TestResult:
     result = outcome.result
-    now = timezone.now()
-    if outcome.ok:
-        Destination.objects.filter(pk=destination.pk).update(status=DestinationStatus.ACTIVE, last_success_at=now)
-        destination.status = DestinationStatus.ACTIVE
-        enqueue_on_commit("destinations.tasks.deliver_destination", destination.pk)
-        return TestResult(True, result.status_code, _test_message(destination.kind, result))
     message = platform_message(result) if result.status_code else outcome.message
-    changes: dict[str, Any] = {"last_error": message[:2000], "last_error_at": now}
-    if outcome.verdict is Verdict.AUTH:
+    changes: dict[str, Any] = {"last_error": message[:2000], "last_error_at": timezone.now()}
+    if result.status_code == 401:  # the key itself is refused: pause until it is fixed
         changes["status"] = DestinationStatus.ERROR
     Destination.objects.filter(pk=destination.pk).update(**changes)
     return TestResult(False, result.status_code, message)
+
+
+def test_destination(destination: Destination) -> TestResult:
+    """Check the key with read-only requests (real ones, even for dry-run destinations): the key
+    itself, then one harmless read per scoped feature. Nothing is written to the platform.
+
+    ok means the key works and no scope delivery needs is missing; then a paused destination resumes.
+    """
+    client = client_for(destination)
+    send = Recorder(client, dry_run=False)
+    request = client.key_check_request()
+    outcome = outcome_of(request, send(request))
+    result = outcome.result
+    scope_only = result.status_code == 403 and client.scope_denied(result)  # a valid key without accounts:read
+    if not outcome.ok and not scope_only:
+        return _test_failed(destination, outcome)
+    checks = _probe(client, send)
+    if scope_only:
+        checks.insert(0, FeatureCheck("account", "missing", ("accounts:read",)))
+    ok = not any(c.required and c.status == "missing" for c in checks)
+    account = "" if scope_only else f" ({client.describe_key(result)})"
+    message = " ".join(p for p in (f"API key is valid{account}.", scope_summary(checks)) if p)
+    now = timezone.now()
+    if ok:
+        Destination.objects.filter(pk=destination.pk).update(status=DestinationStatus.ACTIVE, last_success_at=now)
+        destination.status = DestinationStatus.ACTIVE
+        enqueue_on_commit("destinations.tasks.deliver_destination", destination.pk)
+    else:
+        Destination.objects.filter(pk=destination.pk).update(last_error=message[:2000], last_error_at=now)
+    return TestResult(ok, result.status_code, message, tuple(checks))
 
 
 def replay_delivery(delivery: Delivery) -> Delivery:

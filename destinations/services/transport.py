@@ -99,6 +99,7 @@ class Recorder:
                 json=request.json,
                 params=request.params,
                 timeout=settings.DELIVERY_HTTP_TIMEOUT_SECONDS,
+                allow_redirects=False,  # never re-send an API key to wherever a 3xx points
             )
         except requests.Timeout as exc:
             return self._failure(ErrorKind.TIMEOUT, exc, started)

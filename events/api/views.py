@@ -51,9 +51,16 @@ class EventIngestView(APIView):
         except ApplicationError:
             ratelimit.check_ingest(request)  # refused requests count against their IP too
             raise
-        ratelimit.check_ingest(request, write_key=request.auth.write_key)
+        merchant = request.auth
+        try:
+            verdict = ratelimit.check_ingest(request, write_key=merchant.write_key)
+        except ratelimit.QuotaSheddingError as exc:
+            services.note_ingest_over_quota(merchant, key_count=exc.key_count, shed=True)
+            raise
+        if verdict.over_quota:
+            services.note_ingest_over_quota(merchant, key_count=verdict.key_count, shed=False)
         origin = request.headers.get("Origin")
-        if origin and not is_origin_allowed(origin, request.auth.allowed_origins):
+        if origin and not is_origin_allowed(origin, merchant.allowed_origins):
             raise OriginNotAllowedError("This origin is not allowed for this merchant.")
 
     @extend_schema(

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0006_identity_precision'),
+        ('events', '0007_identity_precision'),
         ('identity', '0005_lean_identity_indexes'),
     ]
 

@@ -1,6 +1,13 @@
 """Identity services: resolution, erasure and re-sending, the writes of the identity app."""
 
-from identity.services.erasure import forget_profile, resend_recent_events
+from identity.services.erasure import forget_profile, register_erasure_hook, resend_recent_events
 from identity.services.resolve import ResolutionOutcome, attach_contact, resolve_events
 
-__all__ = ["ResolutionOutcome", "attach_contact", "forget_profile", "resend_recent_events", "resolve_events"]
+__all__ = [
+    "ResolutionOutcome",
+    "attach_contact",
+    "forget_profile",
+    "register_erasure_hook",
+    "resend_recent_events",
+    "resolve_events",
+]

@@ -119,32 +119,36 @@ def test_destination_added_inline_on_the_merchant_page(admin_client, merchant):
     assert b"rc-test-destination" in page.content
 
 
+def _key_check_ok() -> None:
+    """The Test's read-only requests to Klaviyo (the key check, then one read per scoped resource)."""
+    match = [
+        matchers.header_matcher({"Authorization": f"Klaviyo-API-Key {KEY}", "revision": settings.KLAVIYO_API_REVISION})
+    ]
+    responses.get(
+        f"{settings.KLAVIYO_API_URL}/api/accounts", json={"data": [{"type": "account", "id": "A1"}]}, match=match
+    )
+    for path in ("events", "profiles", "lists", "flows", "metrics"):
+        responses.get(f"{settings.KLAVIYO_API_URL}/api/{path}", json={"data": []}, match=match)
+
+
 @responses.activate
 def test_test_button_reports_the_platform_success(admin_client):
     destination = DestinationFactory()
-    responses.post(
-        f"{settings.KLAVIYO_API_URL}/api/events",
-        status=202,
-        match=[
-            matchers.header_matcher(
-                {"Authorization": f"Klaviyo-API-Key {KEY}", "revision": settings.KLAVIYO_API_REVISION}
-            )
-        ],
-    )
+    _key_check_ok()
     back = reverse("admin:events_merchant_change", args=[destination.merchant_id])
     response = admin_client.post(
         reverse("admin:destinations_destination_test", args=[destination.pk]), HTTP_REFERER=f"http://testserver{back}"
     )
     assert response.status_code == 302 and response["Location"] == f"http://testserver{back}"
-    assert any("OK (HTTP 202)" in m for m in _messages(response))
-    assert LogEntry.objects.get(object_id=str(destination.pk)).change_message == "Tested: ok (HTTP 202)."
+    assert any("OK (HTTP 200) API key is valid (account A1)." in m for m in _messages(response))
+    assert LogEntry.objects.get(object_id=str(destination.pk)).change_message == "Tested: ok (HTTP 200)."
 
 
 @responses.activate
 def test_test_button_reports_the_platform_error_and_marks_the_badge_red(admin_client):
     destination = DestinationFactory()
-    responses.post(
-        f"{settings.KLAVIYO_API_URL}/api/events",
+    responses.get(
+        f"{settings.KLAVIYO_API_URL}/api/accounts",
         status=401,
         json={
             "errors": [{"status": 401, "code": "not_authenticated", "detail": "Incorrect authentication credentials."}]
@@ -168,7 +172,7 @@ def test_test_view_refuses_get(admin_client):
 @responses.activate
 def test_test_view_ignores_an_offsite_referer(admin_client):
     destination = DestinationFactory()
-    responses.post(f"{settings.KLAVIYO_API_URL}/api/events", status=202)
+    _key_check_ok()
     url = reverse("admin:destinations_destination_test", args=[destination.pk])
     response = admin_client.post(url, HTTP_REFERER="https://evil.example/")
     assert response["Location"] == reverse("admin:destinations_destination_change", args=[destination.pk])
@@ -212,10 +216,10 @@ def test_support_can_configure_destinations_but_not_delete_them(support_client):
 @responses.activate
 def test_test_action_reports_each_destination(admin_client):
     first, second = DestinationFactory(), DestinationFactory()
-    responses.post(f"{settings.KLAVIYO_API_URL}/api/events", status=202)
+    _key_check_ok()
     response = admin_client.post(CHANGELIST, {"action": "test_destinations", "_selected_action": [first.pk, second.pk]})
     assert response.status_code == 302
     shown = _messages(response)
-    assert sum("OK (HTTP 202)" in m for m in shown) == 2
-    assert len(responses.calls) == 2
-    assert LogEntry.objects.filter(change_message="Tested: ok (HTTP 202).").count() == 2
+    assert sum("OK (HTTP 200)" in m for m in shown) == 2
+    assert len(responses.calls) == 12 and {c.request.method for c in responses.calls} == {"GET"}
+    assert LogEntry.objects.filter(change_message="Tested: ok (HTTP 200).").count() == 2

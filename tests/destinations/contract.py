@@ -56,3 +56,44 @@ def validate_loops_contact_update(body: dict[str, Any]) -> None:
         schema = {"$ref": SPEC_URI.format(LOOPS) + "#/components/schemas/MailingListSubscriptions"}
         jsonschema.Draft202012Validator(schema, registry=_registry(LOOPS)).validate(body["mailingLists"])
         assert all(isinstance(v, bool) for v in body["mailingLists"].values())
+
+
+def _openapi30(node: Any) -> Any:
+    """Two OpenAPI 3.0 readings JSON Schema does not make by itself, applied to the Klaviyo spec:
+
+    - ``nullable: true`` allows null (the Flows API requires some nullable members, such as
+      both links of a conditional split, and a definition read back carries nulls);
+    - ``oneOf: [{type: integer}, {type: number}]`` rejects every integer (valid under both
+      branches, and oneOf wants exactly one), so that one pattern becomes anyOf.
+    """
+    if isinstance(node, list):
+        return [_openapi30(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _openapi30(v) for k, v in node.items()}
+    one_of = node.get("oneOf")
+    if isinstance(one_of, list) and sorted(str(b.get("type")) for b in one_of if isinstance(b, dict)) == [
+        "integer",
+        "number",
+    ]:
+        node["anyOf"] = node.pop("oneOf")
+    if node.pop("nullable", False) is True:
+        if isinstance(node.get("type"), str):
+            node["type"] = [node["type"], "null"]
+        else:
+            inner = {k: node.pop(k) for k in ("$ref", "oneOf", "anyOf", "allOf") if k in node}
+            if inner:
+                node["anyOf"] = [inner, {"type": "null"}]
+    return node
+
+
+@cache
+def _flows_registry() -> Registry:
+    resource = Resource.from_contents(_openapi30(_spec(KLAVIYO)), default_specification=DRAFT202012)
+    return Registry().with_resource(SPEC_URI.format(KLAVIYO), resource)
+
+
+def validate_klaviyo_request(path: str, method: str, body: Any) -> None:
+    """Like validate_request for Klaviyo, reading the spec as OpenAPI 3.0 means it (``_openapi30``)."""
+    schema = request_schema(KLAVIYO, path, method)
+    jsonschema.Draft202012Validator(schema, registry=_flows_registry()).validate(body)

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+import responses
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -24,8 +25,8 @@ from destinations.services import (
 from destinations.services import test_destination as check_destination
 from destinations.services.operations import DestinationConfigError
 from tests.destinations.conftest import KLAVIYO, KLAVIYO_KEY, LOOPS, LOOPS_KEY, make_event
-from tests.destinations.contract import KLAVIYO as KLAVIYO_SPEC
-from tests.destinations.contract import validate_request
+from tests.fakes.core import mount
+from tests.fakes.klaviyo import KlaviyoDouble
 
 
 def test_test_destination_loops_valid_key(mocked, loops):
@@ -46,31 +47,115 @@ def test_test_destination_loops_invalid_key_pauses_with_platform_message(mocked,
     assert (loops.status, loops.last_error) == (DestinationStatus.ERROR, "Invalid API key")
 
 
-def test_test_destination_klaviyo_sends_test_event_and_resumes(mocked, klaviyo):
+KLAVIYO_READ_HEADERS = {
+    "Authorization": f"Klaviyo-API-Key {KLAVIYO_KEY}",
+    "revision": "2026-07-15",
+    "accept": "application/vnd.api+json",
+}
+ACCOUNT = {
+    "data": [{"type": "account", "id": "AbC123", "attributes": {"contact_information": {"organization_name": "Acme"}}}]
+}
+PROBES = {  # path -> query: one item per resource, the scope the Get endpoint names in the spec
+    "/api/events": {"page[size]": "1"},
+    "/api/profiles": {"page[size]": "1"},
+    "/api/lists": {"page[size]": "1"},
+    "/api/flows": {"page[size]": "1"},
+    "/api/metrics": {},
+}
+DENIED = {"errors": [{"status": 403, "code": "permission_denied", "detail": "You do not have permission."}]}
+
+
+def expect_key_check(mocked, *, denied=(), html=(), account_status=200):
+    match = [matchers.header_matcher(KLAVIYO_READ_HEADERS)]
+    account = ACCOUNT if account_status == 200 else DENIED
+    mocked.get(f"{KLAVIYO}/api/accounts", status=account_status, json=account, match=match)
+    for path, query in PROBES.items():
+        rule = [*match, matchers.query_param_matcher(query)]
+        if path in denied:
+            mocked.get(f"{KLAVIYO}{path}", status=403, json=DENIED, match=rule)
+        elif path in html:
+            mocked.get(f"{KLAVIYO}{path}", status=403, body="<html>Cloudflare</html>", match=rule)
+        else:
+            mocked.get(f"{KLAVIYO}{path}", json={"data": []}, match=rule)
+
+
+def test_test_destination_klaviyo_checks_the_key_without_writing_and_resumes(mocked, klaviyo):
+    """The Test creates nothing in the merchant's Klaviyo: every request it makes is a GET."""
     klaviyo.status = DestinationStatus.ERROR
     klaviyo.save()
-    mocked.post(
-        f"{KLAVIYO}/api/events",
-        status=202,
-        match=[matchers.header_matcher({"Authorization": f"Klaviyo-API-Key {KLAVIYO_KEY}", "revision": "2026-07-15"})],
-    )
+    expect_key_check(mocked)
     result = check_destination(klaviyo)
-    assert result.ok and result.status_code == 202
-    body = json.loads(mocked.calls[0].request.body)
-    validate_request(KLAVIYO_SPEC, "/api/events", "post", body)
-    attrs = body["data"]["attributes"]
-    assert attrs["metric"]["data"]["attributes"]["name"] == "Recapture Test"
-    assert attrs["profile"]["data"]["attributes"]["email"] == f"recapture-test@{klaviyo.merchant.shop_domain}"
+    assert {call.request.method for call in mocked.calls} == {"GET"}
+    assert (result.ok, result.status_code, result.missing_scopes) == (True, 200, {})
+    assert result.message == (
+        "API key is valid (account Acme). Not checkable without writing: "
+        "data-privacy:write, events:write, flows:write, lists:write, profiles:write."
+    )
+    assert {f.name: f.status for f in result.features} == {
+        "events": "ok",
+        "profiles": "ok",
+        "lists": "ok",
+        "flows": "ok",
+        "metrics": "ok",
+        "reports": "ok",
+        "erasure": "ok",
+    }
     klaviyo.refresh_from_db()
     assert klaviyo.status == DestinationStatus.ACTIVE and klaviyo.last_success_at
 
 
+def test_test_destination_klaviyo_lists_missing_scopes_per_feature(mocked, klaviyo):
+    """A key made for delivery only: flows, metrics and reports are missing, delivery still works."""
+    expect_key_check(mocked, denied={"/api/flows", "/api/metrics"})
+    result = check_destination(klaviyo)
+    assert result.ok
+    assert result.missing_scopes == {
+        "flows": ("flows:read", "flows:write"),
+        "metrics": ("metrics:read",),
+        "reports": ("flows:read", "metrics:read"),
+    }
+    assert "Missing scopes: flows (flows:read, flows:write); metrics (metrics:read); reports" in result.message
+
+
+def test_test_destination_klaviyo_without_events_scope_is_not_ok_and_does_not_resume(mocked, klaviyo):
+    klaviyo.status = DestinationStatus.ERROR
+    klaviyo.save()
+    expect_key_check(mocked, denied={"/api/events"})
+    result = check_destination(klaviyo)
+    assert not result.ok and result.missing_scopes == {"events": ("events:write",)}
+    klaviyo.refresh_from_db()
+    assert klaviyo.status == DestinationStatus.ERROR and "events (events:write)" in klaviyo.last_error
+
+
+def test_test_destination_klaviyo_html_403_is_not_a_missing_scope(mocked, klaviyo):
+    expect_key_check(mocked, html={"/api/flows"})
+    result = check_destination(klaviyo)
+    flows = next(f for f in result.features if f.name == "flows")
+    assert result.ok and flows.status == "unknown" and not flows.missing
+    assert "Could not check: flows (HTTP 403" in result.message
+
+
+def test_test_destination_klaviyo_key_without_accounts_scope_is_still_valid(mocked, klaviyo):
+    expect_key_check(mocked, account_status=403)
+    result = check_destination(klaviyo)
+    assert result.ok and result.missing_scopes == {"account": ("accounts:read",)}
+
+
+def test_test_destination_klaviyo_refused_key_pauses(mocked, klaviyo):
+    body = {"errors": [{"status": 401, "code": "not_authenticated", "detail": "Incorrect authentication credentials."}]}
+    mocked.get(f"{KLAVIYO}/api/accounts", status=401, json=body)
+    result = check_destination(klaviyo)
+    assert (result.ok, result.status_code, result.message) == (False, 401, "Incorrect authentication credentials.")
+    klaviyo.refresh_from_db()
+    assert klaviyo.status == DestinationStatus.ERROR
+
+
 def test_test_destination_klaviyo_reports_platform_error(mocked, klaviyo):
     detail = "Your request could not be processed."
-    mocked.post(f"{KLAVIYO}/api/events", status=400, json={"errors": [{"detail": detail}]})
+    mocked.get(f"{KLAVIYO}/api/accounts", status=400, json={"errors": [{"detail": detail}]})
     assert check_destination(klaviyo).message == detail
     klaviyo.refresh_from_db()
-    assert klaviyo.status == DestinationStatus.ACTIVE  # only 401/403 pause
+    assert klaviyo.status == DestinationStatus.ACTIVE  # only a refused key pauses
 
 
 def test_create_destination_validates_and_keeps_last4(merchant):
@@ -177,3 +262,21 @@ def test_replay_deliveries_command(merchant, klaviyo, capsys):
     assert json.loads(capsys.readouterr().out) == {"replayed": 1, "destination": klaviyo.pk}
     with pytest.raises(CommandError):
         call_command("replay_deliveries", "--destination", str(klaviyo.pk), "--since", "yesterday")
+
+
+def test_test_destination_on_the_klaviyo_double_reports_a_delivery_only_key_and_creates_nobody(klaviyo):
+    """Merchant-level: a key made with events/profiles/lists only; Test says flows, metrics and
+    reports lack scopes, and the merchant's Klaviyo holds no new profile or event afterwards."""
+    double = KlaviyoDouble()
+    double.scopes -= {"flows:read", "flows:write", "metrics:read"}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        mount(rsps, double, KLAVIYO)
+        result = check_destination(klaviyo)
+    assert result.ok
+    assert result.missing_scopes == {
+        "flows": ("flows:read", "flows:write"),
+        "metrics": ("metrics:read",),
+        "reports": ("flows:read", "metrics:read"),
+    }
+    assert (double.profiles, double.events) == ({}, [])
+    assert {entry.method for entry in double.log} == {"GET"}

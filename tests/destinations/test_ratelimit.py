@@ -87,4 +87,5 @@ def test_pause_empties_shared_bucket_until_retry_after():
     assert take(key, [BURST, STEADY], 2, now=100.0)[0] == 2
     pause(key, [BURST, STEADY], 5, now=100.0)
     assert take(key, [BURST, STEADY], 1, now=102.0) == (0, pytest.approx(3.0))
+    assert take(key, [BURST, STEADY], 2, now=105.0)[0] == 1  # the retry Retry-After allowed goes at once
     assert take(key, [BURST, STEADY], 1, now=108.0)[0] == 1  # steady refills at 0.5/s after the pause

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0005_event_fk_indexes_covered'),
+        ('events', '0006_merchant_alert'),
     ]
 
     operations = [
