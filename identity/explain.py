@@ -7,7 +7,7 @@ Stored on ``Event.identity_decision`` as a small dict::
 
 ``rule`` names the rule that attributed it (or why nothing did); ``identifier`` the type of
 the identifier it went through; ``junk`` the event's strong identifiers rejected as junk and
-why; ``refused`` the links this event did not make and why.
+why; ``refused`` the links this event did not make and why. Their texts: events.decisions.
 """
 
 from __future__ import annotations
@@ -15,36 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from identity.policy import CONTACT_TYPES, EVIDENCE_TYPES, STRONG_TYPES, Decision, Key
-
-RULES = {
-    "native": "The event carries the email or phone itself.",
-    "customer_id": "A customer id the shop sent links it to the profile holding that id.",
-    "device": "Its device id belongs to one person only, who identified on it.",
-    "shared_device_session": "A shared, laptop or desktop device, in the same session as an explicit "
-    "identification (gaps within IDENTITY_SESSION_GAP_MINUTES).",
-    "click_handoff": "An ad click id first seen in an in-app browser on the same network and OS family, within "
-    "IDENTITY_HANDOFF_WINDOW_MINUTES (the in-app browser to phone browser handoff).",
-    "kx": "A Klaviyo email click (_kx) names the recipient.",
-    "click_same_browser": "A click id seen before in this same browser.",
-    "reidentified": "Anonymous before; its profile was then identified (same device and session, or a safe link).",
-    "no_identity": "Nothing known identifies who sent it (yet).",
-    "new_session": "A shared device (identified by two different people), or a laptop or desktop, in a new "
-    "session: nobody is attributed until someone identifies in this session.",
-    "junk": "Its only identity was junk (placeholder, invalid, disposable or role address, or invalid phone).",
-}
-REASONS = {
-    "conflict": "another person's identity",
-    "limit": "over the per-type identifier limit",
-    "shared_click": "click id shared between people",
-    "uncorroborated_click": "click id on another network or OS, or outside the handoff window",
-    "invalid": "not a plain valid address",
-    "placeholder": "placeholder value",
-    "reserved_domain": "reserved or placeholder domain",
-    "disposable": "disposable inbox",
-    "role": "role address (not a person)",
-    "merchant_blocked": "blocked by the merchant",
-    "invalid_phone": "not a valid number for the region",
-}
 
 
 def decision_record(
@@ -91,17 +61,3 @@ def _rule(
     if linked_by in EVIDENCE_TYPES:
         return "click_handoff" if decision is not None and decision.handoff else "click_same_browser"
     return "shared_device_session" if shared_device else "device"
-
-
-def describe(record: dict[str, Any]) -> str:
-    """One paragraph for the admin: the rule, the identifier, the junk and the refused links."""
-    if not record:
-        return "Not resolved yet."
-    parts = [RULES.get(record.get("rule", ""), record.get("rule", ""))]
-    if record.get("identifier"):
-        parts.append(f"Identifier: {record['identifier']}.")
-    for kind, reason in record.get("junk", []):
-        parts.append(f"Junk {kind} ignored: {REASONS.get(reason, reason)}.")
-    for kind, reason in record.get("refused", []):
-        parts.append(f"Not linked through {kind}: {REASONS.get(reason, reason)}.")
-    return " ".join(parts)

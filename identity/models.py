@@ -70,6 +70,8 @@ class Identifier(models.Model):
             models.CheckConstraint(condition=models.Q(type__in=IdentifierType.values), name="identifier_type_valid"),
             models.CheckConstraint(condition=~models.Q(value=""), name="identifier_value_not_empty"),
         ]
+        # The few click ids still holding a client hint (blanked after IDENTITY_CLIENT_HINT_RETENTION_HOURS).
+        indexes = [models.Index(fields=["first_seen"], name="identifier_with_hint", condition=~models.Q(hint=""))]
 
     def __str__(self) -> str:
         return f"{self.type}:{self.value}"
@@ -108,7 +110,7 @@ class RefusedLink(models.Model):
     """A link identity resolution did not make, shown on the profile's page (why it stayed apart)."""
 
     merchant = models.ForeignKey("events.Merchant", on_delete=models.CASCADE, related_name="+")
-    profile_id = models.BigIntegerField(db_index=True, help_text="The profile the event was attributed to.")
+    profile_id = models.BigIntegerField(help_text="The profile the event was attributed to.")
     other_profile_id = models.BigIntegerField(null=True, blank=True, help_text="The profile it was not joined to.")
     event = models.ForeignKey("events.Event", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     identifier_type = models.CharField(max_length=32, choices=IdentifierType.choices)
@@ -117,6 +119,7 @@ class RefusedLink(models.Model):
 
     class Meta:
         ordering = ["-refused_at"]
+        indexes = [models.Index(fields=["profile_id", "-refused_at"], name="refusedlink_profile_recent")]
 
     def __str__(self) -> str:
         return f"#{self.profile_id} x #{self.other_profile_id} ({self.reason})"

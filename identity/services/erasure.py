@@ -105,3 +105,11 @@ def resend_recent_events(profile: Profile, *, hours: int | None = None) -> int:
     if events:
         schedule_deliveries(events=events, reidentified=True)
     return len(events)
+
+
+def forget_client_hints(*, hours: int) -> int:
+    """Blank the client hints of click ids first seen more than ``hours`` ago (privacy notes)."""
+    if hours <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(hours=hours)
+    return Identifier.objects.filter(first_seen__lt=cutoff).exclude(hint="").update(hint="")

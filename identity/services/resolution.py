@@ -311,6 +311,7 @@ class BatchResolver:
                 event.resolved_by = item.linked_by or item.keys[0].type
             else:
                 event.identification = Identification.ANONYMOUS
+            event.client_hint = ""  # used: the hint is kept no longer than the event waits for resolution
             event.identity_decision = explain.decision_record(
                 keys=item.keys,
                 decision=item.decision,
@@ -319,7 +320,8 @@ class BatchResolver:
                 linked_by=event.resolved_by,
                 shared_device=item.shared_device,
             )
-        bulk_set(Event, [i.event for i in items], ["profile", "identification", "resolved_by", "identity_decision"])
+        fields = ["profile", "identification", "resolved_by", "identity_decision", "client_hint"]
+        bulk_set(Event, [i.event for i in items], fields)
 
     def _reidentify(self, real: dict[int, int], now: datetime) -> list[Event]:
         """Anonymous events of profiles that just gained an email or phone, once each."""
