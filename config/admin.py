@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from django.core.paginator import Paginator
 from django.db import connections
+from django.db.models import Q
 from django.utils.functional import cached_property
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 # Status -> chip colour. Green means done, amber means waiting, red means needs a human.
 CHIP_COLOURS = {
     "succeeded": "#1a7f37",
     "active": "#1a7f37",
     "native": "#1a7f37",
+    "processing": "#6e7781",
     "resolved": "#0969da",
     "pending": "#9a6700",
     "sending": "#9a6700",
-    "retrying": "#9a6700",
+    "retrying": "#bc4c00",
+    "dry run": "#1b7c83",
+    "unverified": "#9a6700",
+    "verified": "#1a7f37",
     "held": "#8250df",
     "anonymous": "#6e7781",
     "dead": "#cf222e",
@@ -24,16 +29,82 @@ CHIP_COLOURS = {
 }
 
 
-def chip(label: str, *, status: str = "", title: str = "") -> SafeString:
-    """A small coloured pill; ``status`` picks the colour (defaults to the label)."""
+CHIP_STYLE = (
+    "display:inline-block;padding:1px 7px;margin:1px;border-radius:9px;color:#fff;background:{};"
+    "font-size:11px;white-space:nowrap;text-decoration:none"
+)
+
+
+def chip(label: str, *, status: str = "", title: str = "", url: str = "") -> SafeString:
+    """A small coloured pill; ``status`` picks the colour (defaults to the label); ``url`` makes it a link."""
     colour = CHIP_COLOURS.get(status or label, "#6e7781")
+    tag = format_html('<a href="{}"', url) if url else mark_safe("<span")
     return format_html(
-        '<span class="rc-chip" title="{}" style="display:inline-block;padding:1px 7px;margin:1px;'
-        'border-radius:9px;color:#fff;background:{};font-size:11px;white-space:nowrap">{}</span>',
+        '{} class="rc-chip rc-status-{}" title="{}" style="{}">{}</{}>',
+        tag,
+        (status or label).replace(" ", "-"),
         title,
-        colour,
+        format_html(CHIP_STYLE, colour),
         label,
+        "a" if url else "span",
     )
+
+
+# --- Identification words (event list, live stream, dashboard legend): word, what it means ---
+IDENTIFICATION_WORDS = {
+    "native": ("identified", "the event itself named the shopper (email, customer id)"),
+    "resolved": ("resolved", "Recapture linked this anonymous session to a known shopper"),
+    "anonymous": ("anonymous", "no safe evidence of who the shopper is (yet)"),
+    "pending": ("processing", "received, identity not decided yet"),
+}
+
+
+def identification_chip(value: str, *, detail: str = "") -> SafeString:
+    word, meaning = IDENTIFICATION_WORDS.get(value, (value, ""))
+    return chip(word, status=value, title=f"{meaning}. {detail}".strip(". ") if detail else meaning)
+
+
+# --- One delivery vocabulary for every page (lists, event page, live stream, dashboard) ---
+
+# state -> what it means, shown as the chip's tooltip and in the filters.
+DELIVERY_STATES = {
+    "held": "waiting for the shopper's identity",
+    "pending": "queued, not tried yet",
+    "retrying": "a try failed; it will be retried",
+    "succeeded": "accepted by the platform",
+    "dry run": "dry run: the request was recorded, not sent",
+    "dead": "gave up; replay it once the cause is fixed",
+}
+
+
+def delivery_state(status: str, attempts: int = 0, dry_run: bool = False) -> str:
+    """The console's word for a delivery: pending/sending split into first try and retrying; dry runs apart."""
+    if status in ("pending", "sending"):
+        return "retrying" if attempts > 0 else "pending"
+    if status == "succeeded" and dry_run:
+        return "dry run"
+    return status
+
+
+def delivery_state_q(state: str, *, prefix: str = "") -> Q:
+    """The rows of Delivery (fields under ``prefix``) in one console state; an unknown state matches none."""
+    f = {name: f"{prefix}{name}" for name in ("status", "attempts", "dry_run")}
+    active = Q(**{f"{f['status']}__in": ["pending", "sending"]})
+    queries = {
+        "held": Q(**{f["status"]: "held"}),
+        "pending": active & Q(**{f["attempts"]: 0}),
+        "retrying": active & Q(**{f"{f['attempts']}__gt": 0}),
+        "succeeded": Q(**{f["status"]: "succeeded", f["dry_run"]: False}),
+        "dry run": Q(**{f["status"]: "succeeded", f["dry_run"]: True}),
+        "dead": Q(**{f["status"]: "dead"}),
+    }
+    return queries.get(state, Q(pk__in=[]))
+
+
+def delivery_chip(status: str, *, attempts: int = 0, dry_run: bool = False, prefix: str = "", url: str = ""):
+    state = delivery_state(status, attempts, dry_run)
+    label = f"{prefix}: {state}" if prefix else state
+    return chip(label, status=state, title=DELIVERY_STATES.get(state, ""), url=url)
 
 
 def estimated_row_count(model) -> int | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -11,7 +13,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from config.admin import EstimatedCountPaginator, LogTableAdminMixin, chip
+from config.admin import (
+    DELIVERY_STATES,
+    EstimatedCountPaginator,
+    LogTableAdminMixin,
+    chip,
+    delivery_chip,
+    delivery_state_q,
+)
 from destinations import services
 from destinations.admin_flows import FLOW_ACTIONS
 from destinations.models import Delivery, DeliveryAttempt, Destination
@@ -218,6 +227,30 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def request_body_block(attempt: DeliveryAttempt):
+    """The recorded request body (dry-run attempts), folded: what would have been sent."""
+    if attempt.request_body is None:
+        return ""
+    return format_html(
+        '<details class="rc-request-body"><summary>Request body</summary>'
+        '<pre style="white-space:pre-wrap;max-width:900px;max-height:400px;overflow:auto">{}</pre></details>',
+        json.dumps(attempt.request_body, indent=2, sort_keys=True),
+    )
+
+
+class DeliveryStateFilter(admin.SimpleListFilter):
+    """The console's delivery states (retrying and dry run apart), the same words as every other page."""
+
+    title = "status"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [(state, state) for state in DELIVERY_STATES]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(delivery_state_q(self.value())) if self.value() else queryset
+
+
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
@@ -226,8 +259,10 @@ class DeliveryAttemptInline(admin.TabularInline):
     readonly_fields = fields
     ordering = ["-created_at", "-id"]
 
-    @admin.display(description="Response")
-    def excerpt(self, obj: DeliveryAttempt) -> str:
+    @admin.display(description="Response / request")
+    def excerpt(self, obj: DeliveryAttempt):
+        if obj.dry_run:
+            return format_html("dry run: not sent {}", request_body_block(obj))
         return excerpt(obj.response_body or obj.error)
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -240,14 +275,13 @@ class DeliveryAdmin(LogTableAdminMixin, admin.ModelAdmin):
         "id",
         "event_link",
         "merchant",
-        "destination",
+        "destination_name",
         "status_chip",
         "attempts",
-        "next_attempt_at",
-        "delivered_at",
+        "when",
         "error_excerpt",
     ]
-    list_filter = ["status", "destination__kind", "destination", "destination__merchant", "dry_run", "reidentified"]
+    list_filter = [DeliveryStateFilter, "destination__kind", "destination", "destination__merchant", "reidentified"]
     list_select_related = ["event", "destination", "destination__merchant"]
     search_fields = ["=event__event_id", "=idempotency_key"]
     ordering = ["-id"]
@@ -280,15 +314,27 @@ class DeliveryAdmin(LogTableAdminMixin, admin.ModelAdmin):
     @admin.display(description="Event")
     def event_link(self, obj: Delivery):
         url = reverse("admin:events_event_change", args=[obj.event_id])
-        return format_html('<a href="{}">{} {}</a>', url, obj.event.type, obj.event_id)
+        return format_html('<a href="{}" title="{}">{}</a>', url, obj.event.event_id, obj.event.type)
 
     @admin.display(description="Merchant")
     def merchant(self, obj: Delivery) -> str:
         return obj.destination.merchant.name
 
+    @admin.display(description="Destination", ordering="destination__name")
+    def destination_name(self, obj: Delivery) -> str:
+        return obj.destination.name
+
     @admin.display(description="Status", ordering="status")
     def status_chip(self, obj: Delivery):
-        return chip(obj.get_status_display(), status=obj.status)
+        return delivery_chip(obj.status, attempts=obj.attempts, dry_run=obj.dry_run)
+
+    @admin.display(description="Delivered / next try")
+    def when(self, obj: Delivery) -> str:
+        if obj.delivered_at:
+            return obj.delivered_at.strftime("%b %d, %H:%M:%S")
+        if obj.status in ("pending", "sending"):
+            return "next " + obj.next_attempt_at.strftime("%b %d, %H:%M:%S")
+        return "-"
 
     @admin.display(description="Last error")
     def error_excerpt(self, obj: Delivery) -> str:
@@ -325,10 +371,10 @@ def _delivery_block(d: Delivery):
                 a.step,
                 a.method,
                 a.url,
-                a.status_code or ("dry-run" if a.dry_run else a.error_kind or "-"),
+                a.status_code or ("dry run: not sent" if a.dry_run else a.error_kind or "-"),
                 a.duration_ms,
                 a.error_kind,
-                excerpt(a.response_body or a.error),
+                request_body_block(a) if a.dry_run else excerpt(a.response_body or a.error),
             )
             for a in d.attempt_log.all()
         ),
@@ -337,10 +383,10 @@ def _delivery_block(d: Delivery):
     return format_html(
         '<div class="rc-delivery"><p><a href="{}">{}</a> {} attempts: {}</p>'
         "<table><thead><tr><th>When</th><th>Step</th><th>Request</th><th>Status</th><th>Duration</th>"
-        "<th>Error</th><th>Response</th></tr></thead><tbody>{}</tbody></table></div>",
+        "<th>Error</th><th>Response / request</th></tr></thead><tbody>{}</tbody></table></div>",
         url,
-        d.destination,
-        chip(d.get_status_display(), status=d.status),
+        d.destination.name,
+        delivery_chip(d.status, attempts=d.attempts, dry_run=d.dry_run),
         d.attempts,
         attempts,
     )

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q
 from django.http import JsonResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from config.admin import EstimatedCountPaginator, LogTableAdminMixin, chip
+from config.admin import (
+    CHIP_COLOURS,
+    DELIVERY_STATES,
+    IDENTIFICATION_WORDS,
+    EstimatedCountPaginator,
+    LogTableAdminMixin,
+    chip,
+    delivery_state_q,
+    identification_chip,
+)
 from destinations.admin import DestinationInline, apply_new_api_keys, render_event_deliveries
-from destinations.models import Delivery, DeliveryStatus, Destination
-from events import dashboard, selectors, services, stream
+from destinations.models import Delivery, Destination
+from events import dashboard, problems, selectors, services, stream
 from events.charts import dashboard_charts
 from events.dashboard_sections import merchant_sections
 from events.decisions import describe as describe_decision
@@ -27,6 +38,7 @@ from returns.services import send_test_return_events, set_loop_webhook_secret
 admin.site.site_header = "Recapture console"
 admin.site.site_title = "Recapture"
 admin.site.index_title = "Merchants, events, identities and deliveries"
+admin.site.enable_nav_sidebar = False  # 300 px more for the lists at 1440 px; the console nav bar links the main pages
 
 # --- Merchants ---------------------------------------------------------------------
 
@@ -61,6 +73,7 @@ class MerchantForm(forms.ModelForm):
             "is_active",
             "blocked_identifier_values",
             "reidentify_lookback_hours",
+            "forwarded_traits",
         ]
 
 
@@ -87,7 +100,7 @@ class MerchantAdmin(admin.ModelAdmin):
             "Loop Returns webhook",
             {"fields": ["returns_webhook_url", "returns_webhook_secret_hint", "loop_webhook_secret"]},
         ),
-        ("Identity", {"fields": ["blocked_identifier_values", "reidentify_lookback_hours"]}),
+        ("Identity", {"fields": ["blocked_identifier_values", "reidentify_lookback_hours", "forwarded_traits"]}),
         (None, {"fields": ["created_at"]}),
     ]
     actions = ["rotate_write_key", "rotate_returns_webhook_secret", "send_test_return_events"]
@@ -187,10 +200,41 @@ class MerchantAdmin(admin.ModelAdmin):
         merchant = self.get_object(request, object_id) if request.method == "GET" else None
         if merchant is not None:  # the dashboard is for reading; a save does not pay for it
             extra_context["dashboard"] = dashboard_charts(dashboard.get_merchant_dashboard(merchant))
+            extra_context["problem_count"] = sum(p.count for p in problems.list_problems(merchant.pk))
             extra_context["dashboard_sections"] = merchant_sections(merchant)
             for alert in selectors.list_open_alerts(merchant):
                 self.message_user(request, f"Alert: {alert.message} (x{alert.count})", messages.WARNING)
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/ingest-problems/", view(self.ingest_problems_view), name="events_merchant_ingest_problems"),
+            *super().get_urls(),
+        ]
+
+    def ingest_problems_view(self, request, pk: int):
+        """Refused requests and unknown event types of the last 24 h, grouped by reason."""
+        merchant = get_object_or_404(Merchant, pk=pk)
+        if not self.has_view_permission(request, merchant):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Ingest problems: {merchant.name}",
+            "opts": self.model._meta,
+            "merchant": merchant,
+            "problems": [problem_row(p) for p in problems.list_problems(merchant.pk)],
+            "hours": problems.KEEP_HOURS,
+        }
+        return TemplateResponse(request, "admin/events/merchant/ingest_problems.html", context)
+
+
+def problem_row(problem: problems.Problem) -> dict:
+    return {
+        "problem": problem,
+        "last_seen": datetime.fromtimestamp(problem.last_at, tz=UTC) if problem.last_at else None,
+        "sample": json.dumps(problem.sample, indent=2) if problem.sample else "",
+    }
 
 
 # --- Events ------------------------------------------------------------------------
@@ -213,7 +257,8 @@ class TypeFilter(admin.SimpleListFilter):
 
 
 def delivery_status_choices() -> list[tuple[str, str]]:
-    return list(DeliveryStatus.choices)
+    """The console's delivery states (the same words on every page), with what each means."""
+    return [(state, f"{state} ({meaning})") for state, meaning in DELIVERY_STATES.items()]
 
 
 class DeliveryStatusFilter(admin.SimpleListFilter):
@@ -221,12 +266,13 @@ class DeliveryStatusFilter(admin.SimpleListFilter):
     parameter_name = "delivery_status"
 
     def lookups(self, request, model_admin):
-        return delivery_status_choices()
+        return [(state, state) for state in DELIVERY_STATES]
 
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
-        return queryset.filter(Exists(Delivery.objects.filter(event_id=OuterRef("pk"), status=self.value())))
+        in_state = Delivery.objects.filter(delivery_state_q(self.value()), event_id=OuterRef("pk"))
+        return queryset.filter(Exists(in_state))
 
 
 def pretty_json(value) -> str:
@@ -238,13 +284,13 @@ def pretty_json(value) -> str:
 @admin.register(Event)
 class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
     list_display = [
-        "received_at",
-        "merchant",
+        "received",
+        "merchant_name",
         "type",
-        "source",
         "profile_label",
         "identification_chip",
         "delivery_chips",
+        "source",
     ]
     list_filter = ["merchant", TypeFilter, "identification", "source", DeliveryStatusFilter]
     list_select_related = ["merchant", "profile"]
@@ -315,6 +361,14 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
         self._chips = stream.deliveries_by_event(ids)  # one query for the whole page
         return changelist
 
+    @admin.display(description="Received", ordering="-id")
+    def received(self, obj: Event) -> str:
+        return obj.received_at.strftime("%b %d, %H:%M:%S")
+
+    @admin.display(description="Merchant", ordering="merchant__name")
+    def merchant_name(self, obj: Event) -> str:
+        return obj.merchant.name
+
     @admin.display(description="Profile")
     def profile_label(self, obj: Event) -> str:
         if obj.profile is None:
@@ -323,14 +377,14 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Identified", ordering="identification")
     def identification_chip(self, obj: Event):
-        return chip(obj.get_identification_display(), status=obj.identification, title=obj.resolved_by)
+        return identification_chip(obj.identification, detail=obj.resolved_by)
 
     @admin.display(description="Deliveries")
     def delivery_chips(self, obj: Event):
         rows = getattr(self, "_chips", {}).get(obj.id, [])
         if not rows:
             return "-"
-        return format_html_join("", "{}", ((chip(f"{r['kind']}: {r['status']}", status=r["status"]),) for r in rows))
+        return format_html_join("", "{}", ((stream_chip(r),) for r in rows))
 
     @admin.display(description="Profile")
     def profile_link(self, obj: Event):
@@ -382,8 +436,9 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
             "opts": self.model._meta,
             "merchants": Merchant.objects.order_by("name").values_list("id", "name"),
             "types": [t.value for t in EventType],
-            "identifications": Identification.choices,
+            "identifications": [(v, IDENTIFICATION_WORDS[v][0]) for v in Identification.values],
             "delivery_statuses": delivery_status_choices(),
+            "chip_colours": json.dumps(CHIP_COLOURS),
             "json_url": reverse("admin:events_event_live_json"),
         }
         return TemplateResponse(request, "admin/events/event/live.html", context)
@@ -394,7 +449,18 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
         rows = stream.list_stream_events(stream.StreamFilters.from_query(request.GET))
         for row in rows:
             row["url"] = reverse("admin:events_event_change", args=[row["id"]])
+            row["identification_label"], row["identification_title"] = IDENTIFICATION_WORDS[row["identification"]]
+            for delivery in row["deliveries"]:
+                delivery["url"] = reverse("admin:destinations_delivery_change", args=[delivery["id"]])
+                delivery["title"] = DELIVERY_STATES.get(delivery["state"], "")
         return JsonResponse({"events": rows})
+
+
+def stream_chip(row: dict):
+    """A delivery chip named after its destination, linking to the delivery (event list, live stream)."""
+    url = reverse("admin:destinations_delivery_change", args=[row["id"]])
+    state = row["state"]
+    return chip(f"{row['destination']}: {state}", status=state, title=DELIVERY_STATES.get(state, ""), url=url)
 
 
 # --- Alerts ------------------------------------------------------------------------

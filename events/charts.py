@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+IDENTIFICATION_ORDER = ("native", "resolved", "anonymous", "pending")
+IDENTIFICATION_LEGEND = {"resolved": "resolved by Recapture"}
 PALETTE = ["#0969da", "#1a7f37", "#9a6700", "#cf222e", "#8250df", "#6e7781", "#bc4c00", "#1b7c83"]
 
 
@@ -58,8 +61,12 @@ def bar_chart(rows: Sequence[tuple[str, float]], *, width: int = 420, bar_height
     return _svg(width, height, bars)
 
 
+LEGEND_ITEM_WIDTH = 140
+LEGEND_ROW_HEIGHT = 16
+
+
 def stacked_bar(segments: Sequence[Segment], *, width: int = 420, height: int = 22) -> SafeString:
-    """One bar split into proportional segments, with a legend underneath."""
+    """One bar split into proportional segments, with a legend underneath (wrapped into rows, all inside)."""
     total = sum(max(s.value, 0) for s in segments)
     if total <= 0:
         return empty_chart(width=width)
@@ -80,23 +87,27 @@ def stacked_bar(segments: Sequence[Segment], *, width: int = 420, height: int = 
             )
         )
         x += w
+    per_row = max(1, width // LEGEND_ITEM_WIDTH)
+    rows = math.ceil(len(segments) / per_row)
     legend = format_html_join(
         "",
-        '<rect x="{}" y="{}" width="10" height="10" fill="{}"></rect><text x="{}" y="{}" font-size="11">{} {}</text>',
+        '<rect x="{}" y="{}" width="10" height="10" fill="{}"></rect>'
+        '<text class="rc-legend" x="{}" y="{}" font-size="11">{} {}</text>',
         (
             (
-                i * 140,
-                height + 8,
+                (i % per_row) * LEGEND_ITEM_WIDTH,
+                height + 8 + (i // per_row) * LEGEND_ROW_HEIGHT,
                 s.colour or PALETTE[i % len(PALETTE)],
-                i * 140 + 14,
-                height + 17,
+                (i % per_row) * LEGEND_ITEM_WIDTH + 14,
+                height + 17 + (i // per_row) * LEGEND_ROW_HEIGHT,
                 s.label,
                 _fmt(s.value),
             )
             for i, s in enumerate(segments)
         ),
     )
-    return _svg(width, height + 24, mark_safe("".join(parts)) + legend)  # noqa: S308 - parts are format_html output
+    full_height = height + 12 + rows * LEGEND_ROW_HEIGHT
+    return _svg(width, full_height, mark_safe("".join(parts)) + legend)  # noqa: S308 - parts are format_html output
 
 
 def empty_chart(*, width: int = 420) -> SafeString:
@@ -126,15 +137,18 @@ def _fmt(value: float) -> str:
 
 def dashboard_charts(stats: dict) -> dict:
     """Charts for each window of events.dashboard.get_merchant_dashboard (no queries)."""
-    from config.admin import CHIP_COLOURS
-    from events.dashboard import DELIVERY_BUCKET_COLOURS
-    from events.models import Identification
+    from config.admin import CHIP_COLOURS, IDENTIFICATION_WORDS
+    from events.dashboard import DELIVERY_BUCKETS
 
     out = {}
     for name, s in stats.items():
         identification = [
-            Segment(label.label, s.identification.get(label.value, 0), CHIP_COLOURS[label.value])
-            for label in Identification
+            Segment(
+                IDENTIFICATION_LEGEND.get(value, IDENTIFICATION_WORDS[value][0]),
+                s.identification.get(value, 0),
+                CHIP_COLOURS[value],
+            )
+            for value in IDENTIFICATION_ORDER
         ]
         out[name] = {
             "stats": s,
@@ -144,9 +158,7 @@ def dashboard_charts(stats: dict) -> dict:
                 {
                     "destination": destination,
                     "counts": counts,
-                    "chart": stacked_bar(
-                        [Segment(b, counts.get(b, 0), colour) for b, colour in DELIVERY_BUCKET_COLOURS.items()]
-                    ),
+                    "chart": stacked_bar([Segment(b, counts.get(b, 0), CHIP_COLOURS[b]) for b in DELIVERY_BUCKETS]),
                 }
                 for destination, counts in sorted(s.deliveries.items())
             ],

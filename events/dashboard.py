@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
+from config.admin import delivery_state
 from events.models import Event, EventType, Identification, Merchant
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
@@ -33,6 +34,19 @@ class WindowStats:
     @property
     def total_events(self) -> int:
         return sum(self.events_by_type.values())
+
+    @property
+    def resolved_events(self) -> int:
+        return self.identification.get(Identification.RESOLVED, 0)
+
+    @property
+    def lift_text(self) -> str:
+        """The lift in words: "on top of 1 the store identified itself (6.0 times as many)"."""
+        native = self.identification.get(Identification.NATIVE, 0)
+        if native <= 0:
+            return "the store identified none itself"
+        ratio = (native + self.resolved_events) / native
+        return f"on top of {native:,} the store identified itself ({ratio:.1f} times as many)"
 
     @property
     def lift_percent(self) -> float | None:
@@ -127,20 +141,13 @@ def _events_into(stats: dict[str, WindowStats], merchant: Merchant, since: dict[
 
 # --- Deliveries (destinations.Delivery, looked up lazily to keep events importable alone) ---
 
-DELIVERY_BUCKET_COLOURS = {
-    "succeeded": "#1a7f37",
-    "retrying": "#9a6700",
-    "pending": "#0969da",
-    "held": "#8250df",
-    "dead": "#cf222e",
-}
+# The console's delivery states (config.admin.delivery_state), in the dashboard's order.
+DELIVERY_BUCKETS = ("succeeded", "dry run", "pending", "retrying", "held", "dead")
 
 
-def delivery_bucket(status: str, attempts: int) -> str:
-    """Dashboard bucket of a delivery: pending/sending split into first try and retrying."""
-    if status in ("pending", "sending"):
-        return "retrying" if attempts > 0 else "pending"
-    return status
+def delivery_bucket(status: str, attempts: int, dry_run: bool = False) -> str:
+    """Dashboard bucket of a delivery: the same word every other page uses."""
+    return delivery_state(status, attempts, dry_run)
 
 
 def _destination_labels(merchant: Merchant) -> dict[int, str]:
@@ -155,7 +162,7 @@ def _deliveries_into(stats: dict[str, WindowStats], labels: dict[int, str], sinc
 
     rows = (
         Delivery.objects.filter(destination_id__in=list(labels), created_at__gte=since["7d"])
-        .values("destination_id", "status")
+        .values("destination_id", "status", "dry_run")
         .annotate(
             d7=Count("id"),
             d7_retry=Count("id", filter=Q(attempts__gt=0)),
@@ -169,8 +176,8 @@ def _deliveries_into(stats: dict[str, WindowStats], labels: dict[int, str], sinc
         for window, total, retried in (("7d", row["d7"], row["d7_retry"]), ("24h", row["d1"], row["d1_retry"])):
             counts = stats[window].deliveries.setdefault(label, {})
             for bucket, n in (
-                (delivery_bucket(row["status"], 1), retried),
-                (delivery_bucket(row["status"], 0), total - retried),
+                (delivery_bucket(row["status"], 1, row["dry_run"]), retried),
+                (delivery_bucket(row["status"], 0, row["dry_run"]), total - retried),
             ):
                 if n:
                     counts[bucket] = counts.get(bucket, 0) + n

@@ -7,13 +7,15 @@ error); `parse_event` turns one raw event, native or Shopify Web Pixel, into a `
 
 from __future__ import annotations
 
+import difflib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from events import shopify
 from events.exceptions import BatchTooLargeError, EventInvalidError, PayloadInvalidError
-from events.models import EventSource, is_server_event_id
+from events.models import EventSource, EventType, is_server_event_id
 from events.types import NewEvent
+from events.untrusted import check_event_content
 
 NATIVE_KEYS = frozenset(
     {"event_id", "type", "anonymous_id", "timestamp", "context", "identifiers", "traits", "properties"}
@@ -22,6 +24,19 @@ DICT_FIELDS = ("context", "identifiers", "traits", "properties")
 MAX_ID_LENGTH = 128
 MAX_DEPTH = 12
 MAX_STRING_LENGTH = 8192
+
+
+def unknown_type_warning(event_type: str) -> str | None:
+    """A warning for a type that is not a standard one (a custom event, or a typo such as AddToKart)."""
+    standard = [t.value for t in EventType]
+    if event_type in standard:
+        return None
+    close = difflib.get_close_matches(event_type, standard, n=1, cutoff=0.7)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return (
+        f"{event_type!r} is not a standard event type{hint}: it is stored, and forwarded only to destinations "
+        "that list it as a custom event."
+    )
 
 
 def split_payload(payload: Any, *, max_events: int) -> list[Any]:
@@ -58,6 +73,7 @@ def parse_event(raw: Any, *, now: datetime, max_future: timedelta) -> NewEvent:
         fields[name] = _required_id(fields.get(name), name)
     if is_server_event_id(fields["event_id"]):
         raise EventInvalidError("reserved_event_id", "event_id uses a namespace reserved for server-made events.")
+    check_event_content(fields)
     return NewEvent(**fields, raw=raw, source=source)
 
 

@@ -54,6 +54,12 @@ class Merchant(models.Model):
         help_text="Default region of phone numbers without a country code (ISO 3166, e.g. GB); "
         "blank: IDENTITY_DEFAULT_PHONE_REGION. A phone identifies only when valid for it.",
     )
+    forwarded_traits = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Custom trait names forwarded to Klaviyo and Loops besides the standard ones "
+        "(first_name, last_name, phone, city, region, country, zip). Others are stored, not sent.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -81,6 +87,12 @@ SERVER_EVENT_ID_PREFIXES: tuple[str, ...] = ("loop:", "shopify:", "recapture:", 
 
 def is_server_event_id(event_id: str) -> bool:
     return event_id.strip().lower().startswith(SERVER_EVENT_ID_PREFIXES)
+
+
+# Sources whose traits the server verified (a signed webhook, our own test events): a trait
+# they set is never overwritten by one from the browser (pixel, Shopify Web Pixel), which
+# anyone holding the public write key can post. A new server-side source adds itself here.
+VERIFIED_SOURCES: frozenset[str] = frozenset({EventSource.RETURNS, EventSource.SYSTEM})
 
 
 class Identification(models.TextChoices):

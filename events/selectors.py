@@ -80,6 +80,14 @@ def is_origin_allowed_for_any_merchant(origin: str) -> bool:
     return any(is_origin_allowed(origin, allowed or []) for allowed in lists)
 
 
+def list_merchant_ids_for_origin(origin: str) -> list[int]:
+    """Active merchants whose allowed origins include ``origin`` (ingest problems of keyless refusals)."""
+    from events.api.cors import is_origin_allowed
+
+    rows = Merchant.objects.filter(is_active=True).values_list("id", "allowed_origins")
+    return [pk for pk, allowed in rows if is_origin_allowed(origin, allowed or [])]
+
+
 def get_ingest_url() -> str:
     return f"{settings.PUBLIC_BASE_URL}/api/v1/events"
 

@@ -18,7 +18,7 @@ from config.queue import enqueue_on_commit, enqueue_once_on_commit, task_started
 from events.bulk import insert_events
 from events.exceptions import EventInvalidError
 from events.hints import client_hint, hint_key
-from events.ingest import parse_event, split_payload
+from events.ingest import parse_event, split_payload, unknown_type_warning
 from events.models import AlertKind, Event, Merchant, MerchantAlert, new_webhook_secret, new_write_key
 from events.types import NewEvent
 
@@ -47,6 +47,7 @@ class IngestResult:
     duplicates: int
     errors: list[EventError] = field(default_factory=list)
     received: int = 0
+    warnings: list[EventError] = field(default_factory=list)  # accepted, but probably not what was meant
 
     def log_fields(self) -> dict[str, int]:
         """What the request's log line says of the batch (never its content)."""
@@ -66,7 +67,10 @@ class IngestResult:
         return [{"index": e.index, "code": e.code, "message": e.message} for e in self.errors]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "duplicates": self.duplicates, "errors": self.error_dicts()}
+        body = {"accepted": self.accepted, "duplicates": self.duplicates, "errors": self.error_dicts()}
+        if self.warnings:  # only when there is one: the common answer keeps its three keys
+            body["warnings"] = [{"index": w.index, "code": w.code, "message": w.message} for w in self.warnings]
+        return body
 
 
 # --- Merchants -------------------------------------------------------------------
@@ -161,16 +165,25 @@ def ingest_events(merchant: Merchant, *, payload: Any, client: ClientInfo | None
     max_future = timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
     valid: list[NewEvent] = []
     errors: list[EventError] = []
+    warnings: list[EventError] = []
     for index, raw in enumerate(raw_events):
         try:
-            valid.append(parse_event(raw, now=now, max_future=max_future))
+            event = parse_event(raw, now=now, max_future=max_future)
         except EventInvalidError as exc:
             errors.append(EventError(index=index, code=exc.code, message=exc.message))
+            continue
+        valid.append(event)
+        if (warning := unknown_type_warning(event.type)) is not None:
+            warnings.append(EventError(index=index, code="unknown_event_type", message=warning))
     if client is not None and client.ip:
         _stamp_client_hints(valid, client)
     recorded = record_events(merchant, events=valid)
     return IngestResult(
-        accepted=recorded.accepted, duplicates=recorded.duplicates, errors=errors, received=len(raw_events)
+        accepted=recorded.accepted,
+        duplicates=recorded.duplicates,
+        errors=errors,
+        received=len(raw_events),
+        warnings=warnings,
     )
 
 

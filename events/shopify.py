@@ -127,6 +127,8 @@ def line_item(item: dict[str, Any], href: str) -> dict[str, Any]:
             "Quantity": item.get("quantity"),
             "ImageURL": base.get("ImageURL"),
             "URL": base.get("URL"),
+            # what returns take the variant title from; "Default Title" is Shopify's "no variants"
+            "VariantName": None if base.get("VariantName") == "Default Title" else base.get("VariantName"),
             "LineItemID": reduce_gid(item.get("id")),
         }
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
 
+from config.admin import DELIVERY_STATES, delivery_state, delivery_state_q
 from destinations.models import Delivery
 from events.models import Event, Identification
 
@@ -34,7 +35,9 @@ class StreamFilters:
             identification=params.get("identification", "")
             if params.get("identification", "") in Identification.values
             else "",
-            delivery_status=params.get("delivery_status", "")[:16],
+            delivery_status=params.get("delivery_status", "")
+            if params.get("delivery_status") in DELIVERY_STATES
+            else "",
             after_id=_int_or_none(params.get("after")),
             limit=min(_int_or_none(params.get("limit")) or 50, MAX_ROWS),
         )
@@ -57,7 +60,8 @@ def filter_events(qs: QuerySet, f: StreamFilters) -> QuerySet:
     if f.after_id:
         qs = qs.filter(id__gt=f.after_id)
     if f.delivery_status:
-        qs = qs.filter(Exists(Delivery.objects.filter(event_id=OuterRef("pk"), status=f.delivery_status)))
+        in_state = Delivery.objects.filter(delivery_state_q(f.delivery_status), event_id=OuterRef("pk"))
+        qs = qs.filter(Exists(in_state))
     return qs
 
 
@@ -73,7 +77,14 @@ def deliveries_by_event(event_ids: list[int]) -> dict[int, list[dict[str, Any]]]
     )
     for d in rows:
         out.setdefault(d.event_id, []).append(
-            {"id": d.id, "destination": str(d.destination), "kind": d.destination.kind, "status": d.status}
+            {
+                "id": d.id,
+                "destination": d.destination.name,
+                "kind": d.destination.kind,
+                "status": d.status,
+                "state": delivery_state(d.status, d.attempts, d.dry_run),
+                "attempts": d.attempts,
+            }
         )
     return out
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from events.models import EventSource
 from events.services import NewEvent
@@ -156,25 +157,44 @@ def customer_of(ret: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
     return identifiers, {k: v for k, v in traits.items() if v}
 
 
-def product_keys(ret: Mapping[str, Any]) -> tuple[set[str], set[str]]:
-    """(SKUs, variant ids) of the returned items, to look our own product data up in one query."""
-    skus, variants = set(), set()
-    for item in map(as_dict, as_list(ret.get("line_items"))):
-        if sku := parse_text(item.get("sku")):
-            skus.add(sku)
-        if variant := parse_id(item.get("variant_id")):
-            variants.add(variant)
-    return skus, variants
+def order_id_of(ret: Mapping[str, Any]) -> str:
+    """The Shopify order id (Loop's provider_order_id), what the order's Purchase event carries as OrderID."""
+    return parse_id(ret.get("provider_order_id"))
 
 
-def _item(item: Mapping[str, Any], products: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[str, Any]:
+SHOPIFY_NO_VARIANT = "Default Title"  # Shopify's variant title for a product without variants
+
+
+def split_title(title: str, variant_title: str = "") -> tuple[str, str]:
+    """Pure: Loop's line item title can be "Product - Variant" ("Classic Tee - Black / M").
+
+    With the variant title known, a title ending in " - <variant>" loses that suffix. Without
+    it, the title is split at its last " - " only when the tail looks like a Shopify variant
+    title (options joined by " / "); "T-Shirt - Organic" stays whole.
+    """
+    if variant_title and title.endswith(f" - {variant_title}") and len(title) > len(variant_title) + 3:
+        return title[: -len(variant_title) - 3], variant_title
+    if not variant_title and " - " in title:
+        head, tail = title.rsplit(" - ", 1)
+        if head and " / " in tail:
+            return head, tail
+    return title, variant_title
+
+
+def _item(item: Mapping[str, Any], order_items: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[str, Any]:
+    """A returned item; variant title, image and name from the order's own Purchase line item first."""
     sku, variant = parse_text(item.get("sku")), parse_id(item.get("variant_id"))
-    seen = products.get(("sku", sku)) or products.get(("variant", variant)) or {}
+    ordered = order_items.get(("variant", variant)) or order_items.get(("sku", sku)) or {}
+    variant_title = parse_text(ordered.get("VariantName") or ordered.get("VariantTitle"))
+    variant_title = variant_title or parse_text(item.get("variant_title"))
+    if variant_title == SHOPIFY_NO_VARIANT:
+        variant_title = ""
+    name, variant_title = split_title(parse_text(item.get("title") or item.get("product_title")), variant_title)
     return {
         "SKU": sku,
-        "ProductName": parse_text(item.get("title") or item.get("product_title")) or seen.get("ProductName", ""),
-        "VariantTitle": parse_text(item.get("variant_title")) or seen.get("VariantTitle", ""),
-        "ImageURL": parse_text(item.get("image") or item.get("image_url")) or seen.get("ImageURL", ""),
+        "ProductName": parse_text(ordered.get("ProductName")) or name,
+        "VariantTitle": variant_title,
+        "ImageURL": parse_text(ordered.get("ImageURL")) or parse_text(item.get("image") or item.get("image_url")),
         "Price": money_number(parse_money(item.get("price"))),
         "Reason": parse_text(item.get("return_reason")),
         "ParentReason": parse_text(item.get("parent_return_reason")),
@@ -201,24 +221,86 @@ def _label_fields(ret: Mapping[str, Any], label: Mapping[str, Any] | None) -> di
     same = [x for x in labels if tracking and parse_text(x.get("tracking_number")) == tracking]
     known = (same or labels or [{}])[-1]
     source = label or known
+    carrier, number = parse_text(source.get("carrier")), parse_text(source.get("tracking_number"))
     return {
-        "Carrier": parse_text(source.get("carrier")),
-        "TrackingNumber": parse_text(source.get("tracking_number")),
+        "Carrier": carrier,
+        "TrackingNumber": number,
+        "TrackingURL": parse_text(source.get("tracking_url") or known.get("tracking_url"))
+        or tracking_url(carrier, number),
         "LabelStatus": parse_text(source.get("label_status") or source.get("status")).lower(),
         "LabelURL": parse_text(source.get("url") or source.get("label_url") or known.get("url")),
     }
+
+
+# Carriers' public tracking pages, for labels whose payload has no tracking URL (Loop's label
+# webhook carries only "carrier" and "tracking_number"); keys are lower-cased carrier names.
+TRACKING_PAGES: dict[str, str] = {
+    "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
+    "ups": "https://www.ups.com/track?tracknum={}",
+    "fedex": "https://www.fedex.com/fedextrack/?trknbr={}",
+    "dhl": "https://www.dhl.com/global-en/home/tracking/tracking-express.html?tracking-id={}",
+    "dhl express": "https://www.dhl.com/global-en/home/tracking/tracking-express.html?tracking-id={}",
+    "canada post": "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor={}",
+    "canadapost": "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor={}",
+}
+
+
+def tracking_url(carrier: str, tracking_number: str) -> str:
+    """Pure: the carrier's tracking page for this number, "" for an unknown carrier or no number."""
+    page = TRACKING_PAGES.get(carrier.strip().lower())
+    return page.format(quote(tracking_number, safe="")) if page and tracking_number else ""
+
+
+RETURN_WINDOW = timedelta(days=28)  # "Return expired: When a return is 28 days old but has not been shipped"
+DESTINATION_FIELDS = {"name": "name", "street_address": "address1", "city": "city", "state": "state"}
+DESTINATION_FIELDS |= {"zip": "zip", "country": "country", "country_code": "country_code"}
+
+
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _keep_item(ret: Mapping[str, Any]) -> bool | None:
+    """The return's keep_item, else whether any line item is kept ("keep item" returns need no label)."""
+    flags = [_flag(as_dict(item).get("keep_item")) for item in as_list(ret.get("line_items"))]
+    known = [f for f in flags if f is not None]
+    return _flag(ret.get("keep_item")) if _flag(ret.get("keep_item")) is not None else (any(known) if known else None)
+
+
+def fulfilment_fields(ret: Mapping[str, Any], *, has_label: bool = False) -> dict[str, Any]:
+    """Return destination, labels_enabled, keep_item and return-by, as Loop's Klaviyo integration sends
+    them (help.loopreturns.com, "Klaviyo Integration: Events & Payloads"). Only what the payload
+    says, or can be derived from it, is sent: an unknown flag is left out, never guessed. The
+    return-by date is Loop's own field, else created + 28 days ("Return expired: When a return is
+    28 days old but has not been shipped (label is expired)")."""
+    place = as_dict(ret.get("return_destination")) or as_dict(ret.get("destination"))
+    destination = {
+        ours: parse_text(place.get(theirs) or place.get(ours)) for ours, theirs in DESTINATION_FIELDS.items()
+    }
+    labels_enabled = _flag(ret.get("labels_enabled"))
+    if labels_enabled is None and (has_label or as_list(ret.get("labels"))):
+        labels_enabled = True  # a label exists: labels are on
+    created = parse_datetime(ret.get("created_at"))
+    return_by = parse_datetime(ret.get("return_by")) or (created + RETURN_WINDOW if created else None)
+    out = {
+        "ReturnDestination": destination if any(destination.values()) else None,
+        "LabelsEnabled": labels_enabled,
+        "KeepItem": _keep_item(ret),
+        "ReturnBy": return_by.date().isoformat() if return_by else None,
+    }
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def return_properties(
     ret: Mapping[str, Any],
     *,
     label: Mapping[str, Any] | None = None,
-    products: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+    order_items: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The properties of a return event (see the issue's list), with "$value" = refund total."""
     refund, exchange = parse_money(ret.get("refund")), parse_money(ret.get("exchange_total"))
     gift_card = parse_money(ret.get("gift_card"))
-    items = [_item(as_dict(x), products or {}) for x in as_list(ret.get("line_items"))]
+    items = [_item(as_dict(x), order_items or {}) for x in as_list(ret.get("line_items"))]
     reasons = list(dict.fromkeys(i["Reason"] for i in items if i["Reason"]))
     currency = parse_text(ret.get("currency")).upper()
     exchanges = [_exchange(as_dict(x)) for x in as_list(ret.get("exchanges"))]
@@ -233,11 +315,15 @@ def return_properties(
         "GiftCardTotal": money_number(gift_card),
         "Currency": currency,
         "ReturnReasons": reasons,
+        "ParentReturnReasons": list(dict.fromkeys(i["ParentReason"] for i in items if i["ParentReason"])),
         **_label_fields(ret, label),
+        **fulfilment_fields(ret, has_label=label is not None),
         "StatusPageURL": parse_text(ret.get("status_page_url")),
         "IsGiftReturn": bool(ret.get("is_gift_return")),
         "Items": items,
         "ItemNames": [i["ProductName"] for i in items if i["ProductName"]],
+        "VariantTitles": [i["VariantTitle"] for i in items if i["VariantTitle"]],
+        "ImageURLs": [i["ImageURL"] for i in items if i["ImageURL"]],
         "SKUs": [i["SKU"] for i in items if i["SKU"]],
         "ItemCount": len(items),
         "ExchangeItems": exchanges,
@@ -279,7 +365,7 @@ def build_events(
     payload: Mapping[str, Any],
     ret: Mapping[str, Any],
     fallback_time: datetime,
-    products: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+    order_items: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
 ) -> list[NewEvent]:
     """The Recapture events for one Loop trigger. ``ret`` is the return payload (for labels and
     gift cards: the stored return, possibly empty for a gift card); ``payload`` the webhook itself."""
@@ -289,7 +375,7 @@ def build_events(
     if not metrics:
         return []
     identifiers, traits = customer_of(ret)
-    properties = return_properties(ret, label=label, products=products) | {"ReturnID": return_id}
+    properties = return_properties(ret, label=label, order_items=order_items) | {"ReturnID": return_id}
     if trigger == GIFTCARD_TRIGGER:
         gift_identifiers, gift_traits = customer_of(payload)
         identifiers, traits = gift_identifiers | identifiers, gift_traits | traits

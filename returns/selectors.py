@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Any
-
-from django.db.models import Q
 
 from events.models import Event, EventType, Merchant
 from returns.models import LoopReturn, LoopWebhook, WebhookState
 
-PRODUCT_EVENT_TYPES = (EventType.VIEW_CONTENT, EventType.ADD_TO_CART)
-PRODUCT_LOOKUP_LIMIT = 500
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]+")  # new_webhook_token(): token_urlsafe
 
 
@@ -36,33 +31,26 @@ def list_waiting_webhook_ids(merchant: Merchant, *, return_id: str) -> list[int]
     )
 
 
-def get_product_data(
-    merchant: Merchant, *, skus: Iterable[str], variant_ids: Iterable[str]
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """Image, name and variant title the pixel saw for these SKUs / variant ids, in one query.
+def get_order_line_items(merchant: Merchant, *, order_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """The line items of the order's own Purchase event (newest report of it), keyed by
+    ("variant", VariantID) and ("sku", SKU); {} without an order id or a stored Purchase.
 
-    Keys are ("sku", SKU) and ("variant", VariantID); the most recent non-empty value wins.
-    Variant ids are matched both as strings and as numbers (pixels send either).
-    """
-    skus, variant_ids = sorted(set(skus)), sorted(set(variant_ids))
-    if not skus and not variant_ids:
+    One query; OrderID is matched as a string and as a number (reports send either)."""
+    if not order_id:
         return {}
-    variant_values: list[Any] = list(variant_ids) + [int(v) for v in variant_ids if v.isdigit()]
-    rows = (
-        Event.objects.filter(merchant=merchant, type__in=list(PRODUCT_EVENT_TYPES))
-        .filter(Q(properties__SKU__in=skus) | Q(properties__VariantID__in=variant_values))
-        .order_by("-timestamp")
-        .values_list("properties", flat=True)[:PRODUCT_LOOKUP_LIMIT]
+    values: list[Any] = [order_id, *([int(order_id)] if order_id.isdigit() else [])]
+    props = (
+        Event.objects.filter(merchant=merchant, type=EventType.PURCHASE, properties__OrderID__in=values)
+        .order_by("-timestamp", "-id")
+        .values_list("properties", flat=True)
+        .first()
     )
+    items = props.get("Items") if isinstance(props, dict) else None
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for props in rows:
-        seen = {
-            "ProductName": str(props.get("ProductName") or ""),
-            "ImageURL": str(props.get("ImageURL") or ""),
-            "VariantTitle": str(props.get("VariantTitle") or props.get("VariantName") or ""),
-        }
-        for key in (("sku", str(props.get("SKU") or "")), ("variant", str(props.get("VariantID") or ""))):
-            if key[1]:  # newest first: an older sighting only fills what the newer one lacked
-                known = found.setdefault(key, {})
-                known.update({k: v for k, v in seen.items() if v and not known.get(k)})
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        for key in (("variant", str(item.get("VariantID") or "")), ("sku", str(item.get("SKU") or ""))):
+            if key[1]:
+                found.setdefault(key, item)
     return found

@@ -238,10 +238,10 @@ def _record(webhook: LoopWebhook, trigger: str, *, payload: Mapping[str, Any], r
 def events_for(
     merchant: Merchant, trigger: str, *, payload: Mapping[str, Any], ret: Mapping[str, Any], fallback_time: datetime
 ) -> list[NewEvent]:
-    """Build the events for one trigger, filling item images/variant titles from pixel data (one query)."""
-    skus, variant_ids = mapping.product_keys(ret)
-    products = selectors.get_product_data(merchant, skus=skus, variant_ids=variant_ids)
-    return mapping.build_events(trigger, payload=payload, ret=ret, fallback_time=fallback_time, products=products)
+    """Build the events for one trigger; item names, variant titles and images come from the order's
+    own Purchase line items (one query), not from whatever product pages the pixel saw."""
+    order_items = selectors.get_order_line_items(merchant, order_id=mapping.order_id_of(ret))
+    return mapping.build_events(trigger, payload=payload, ret=ret, fallback_time=fallback_time, order_items=order_items)
 
 
 def upsert_loop_return(merchant: Merchant, *, payload: Mapping[str, Any]) -> LoopReturn:

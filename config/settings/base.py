@@ -211,6 +211,9 @@ INGEST_RATE_LIMIT_SYNC_SECONDS = env.float("INGEST_RATE_LIMIT_SYNC_SECONDS", def
 INGEST_MERCHANT_CACHE_SECONDS = env.int("INGEST_MERCHANT_CACHE_SECONDS", default=10)
 # Reverse proxies in front of the app; 0 means the client IP is REMOTE_ADDR (X-Forwarded-For ignored).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Seconds between a web process's writes of its ingest-problem tallies (console: Ingest problems) to the
+# shared cache; the first problem of a merchant-hour is written at once (0: every problem).
+INGEST_PROBLEMS_FLUSH_SECONDS = env.float("INGEST_PROBLEMS_FLUSH_SECONDS", default=1.0)
 # Stored events still unprocessed after this many seconds are queued again (lost task safety net).
 EVENT_REQUEUE_AFTER_SECONDS = env.int("EVENT_REQUEUE_AFTER_SECONDS", default=120)
 
@@ -258,6 +261,9 @@ IDENTITY_DESKTOP_SESSIONS_ONLY = env.bool("IDENTITY_DESKTOP_SESSIONS_ONLY", defa
 IDENTITY_HANDOFF_WINDOW_MINUTES = env.int("IDENTITY_HANDOFF_WINDOW_MINUTES", default=60)
 # The client hint (keyed hash of the network prefix + OS family) is blanked after this many hours.
 IDENTITY_CLIENT_HINT_RETENTION_HOURS = env.int("IDENTITY_CLIENT_HINT_RETENTION_HOURS", default=24)
+# New anonymous profiles (no email / phone) per merchant per hour; past it such events stay
+# anonymous without a profile and the console shows an alert (docs/SECURITY.md). 0 disables.
+IDENTITY_MAX_NEW_PROFILES_PER_HOUR = env.int("IDENTITY_MAX_NEW_PROFILES_PER_HOUR", default=50_000)
 
 # --- Destinations ------------------------------------------------------------------
 KLAVIYO_API_URL = env.str("KLAVIYO_API_URL", default="https://a.klaviyo.com").rstrip("/")

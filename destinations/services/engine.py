@@ -86,7 +86,9 @@ def claim_deliveries(
             status=DeliveryStatus.SENDING, leased_until=lease, lease_token=token
         )
     rows = Delivery.objects.filter(lease_token=token, status=DeliveryStatus.SENDING)
-    return list(rows.select_related("event__profile", "destination").defer("event__raw").order_by("id"))
+    return list(
+        rows.select_related("event__profile", "event__merchant", "destination").defer("event__raw").order_by("id")
+    )
 
 
 def deliver_pending(

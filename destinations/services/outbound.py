@@ -11,13 +11,22 @@ from destinations.clients import ClientConfig, DestinationClient, client_class
 from destinations.clients.base import OutboundEvent, Person
 from destinations.models import Destination
 from events.models import Event
+from events.untrusted import MARKUP, strip_unsafe_urls
 
 STANDARD_TRAITS = ("first_name", "last_name", "phone", "city", "region", "country", "zip")
 _NAMESPACE = uuid.UUID("6f1b2e4c-8a57-4c1e-9a55-2f3d7c0b9e11")
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+    """A trimmed string; one holding markup is dropped (whatever stored it, it is never forwarded)."""
+    text = "" if value is None else str(value).strip()
+    return "" if MARKUP.search(text) else text
+
+
+def _forwarded_custom(event: Event, traits: dict[str, Any]) -> dict[str, Any]:
+    """Custom traits the merchant enabled (Merchant.forwarded_traits); the rest stay with us."""
+    enabled = getattr(event.merchant, "forwarded_traits", None) or []
+    return strip_unsafe_urls({k: traits[k] for k in enabled if k in traits and k not in STANDARD_TRAITS})
 
 
 def person_of(event: Event) -> Person:
@@ -33,10 +42,9 @@ def person_of(event: Event) -> Person:
             value = value or _text(fallback)
         return value
 
-    custom = {k: v for k, v in {**traits, **profile_traits}.items() if k not in STANDARD_TRAITS}
     profile_props = getattr(profile, "properties", None)
-    if isinstance(profile_props, dict):
-        custom.update(profile_props)
+    profile_props = profile_props if isinstance(profile_props, dict) else {}
+    custom = _forwarded_custom(event, {**traits, **profile_traits, **profile_props})
     # Resolved events carry only what identity resolution kept: a junk email or an invalid
     # phone on the event itself (identity.junk) is never sent. Unresolved ones keep their own.
     own_email, own_phone = (None, None) if profile is not None else (ids.get("email"), ids.get("phone"))
@@ -64,8 +72,8 @@ def outbound_event(event: Event) -> OutboundEvent:
         source=event.source,
         timestamp=event.timestamp,
         person=person_of(event),
-        properties=dict(event.properties or {}),
-        context=dict(event.context or {}),
+        properties=strip_unsafe_urls(dict(event.properties or {})),
+        context=strip_unsafe_urls(dict(event.context or {})),
     )
 
 

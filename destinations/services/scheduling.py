@@ -152,7 +152,9 @@ def schedule_deliveries(*, events: list[Event], reidentified: bool = False) -> N
 def backfill_destination(destination: Destination, *, days: int) -> int:
     """Schedule the last ``days`` of stored events (idempotent: existing rows and unique ids)."""
     since = timezone.now() - timedelta(days=days)
-    events = Event.objects.filter(merchant_id=destination.merchant_id, timestamp__gte=since).select_related("profile")
+    events = Event.objects.filter(merchant_id=destination.merchant_id, timestamp__gte=since).select_related(
+        "profile", "merchant"
+    )
     created = 0
     batch: list[Event] = []
     for event in events.order_by("id").iterator(chunk_size=1000):

@@ -48,6 +48,12 @@ class IngestResultSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     errors = EventErrorSerializer(many=True)
+    warnings = EventErrorSerializer(
+        many=True,
+        required=False,
+        help_text="Present when an accepted event is probably not what was meant, e.g. an unknown type "
+        "(code unknown_event_type): stored, forwarded only where a destination lists it as a custom event.",
+    )
 
 
 class ErrorDetailSerializer(serializers.Serializer):

@@ -21,6 +21,7 @@ from events.api import serializers as s
 from events.api.authentication import WriteKeyAuthentication
 from events.api.cors import cors_headers, is_origin_allowed
 from events.api.parsers import OrjsonParser, TextPlainJsonParser
+from events.api.problems import note_partial, note_refusal
 from events.exceptions import (
     ContentTypeUnsupportedError,
     EventsInvalidError,
@@ -90,7 +91,13 @@ class EventIngestView(APIView):
         log_request_fields(request, merchant_id=request.auth.pk, **result.log_fields())
         if result.all_invalid:
             raise _all_invalid(result)
+        note_partial(request, result)
         return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, ApplicationError) and self.request.method == "POST":
+            note_refusal(self.request, exc)  # the console's "Ingest problems" (events.problems)
+        return super().handle_exception(exc)
 
     @extend_schema(exclude=True)
     def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
-from events.models import Event, Identification, Merchant
+from events.models import VERIFIED_SOURCES, Event, Identification, Merchant
 from identity import explain, policy
 from identity.models import Identifier, Profile, ProfileMerge, RefusedLink
 from identity.policy import Decision, Key, Owner, ProfileView
@@ -59,6 +59,9 @@ class BatchResolver:
     merges: list[tuple[int, int, Key]] = field(default_factory=list)
     refusals: list[tuple[int, int | None, Event, str, str]] = field(default_factory=list)
     next_temp: int = -1
+    new_budget: int | None = None  # new anonymous profiles this batch may still create (None: no ceiling)
+    created_anonymous: int = 0
+    over_budget: int = 0
 
     # --- loading -------------------------------------------------------------
 
@@ -114,6 +117,9 @@ class BatchResolver:
             hint=getattr(event, "client_hint", ""),
             desktop_sessions_only=rules.desktop_sessions_only,
         )
+        if decision.target is None and not self._may_create(item.keys):
+            self.over_budget += 1  # the event stays anonymous, without a profile; nothing else is lost
+            return
         for key in decision.dropped:
             logger.warning("identifier dropped over limit", extra={"type": key.type, "event": event.pk})
         target = decision.target if decision.target is not None else self._new_profile()
@@ -146,6 +152,16 @@ class BatchResolver:
         self.owners[key] = replace(self.owners[key], shared=True)
         self.rows[key].shared = True
 
+    def _may_create(self, keys: list[Key]) -> bool:
+        """A new profile within the merchant's hourly ceiling (one with an email or phone always is)."""
+        if self.new_budget is None or policy.is_native(keys):
+            return True
+        if self.new_budget <= 0:
+            return False
+        self.new_budget -= 1
+        self.created_anonymous += 1
+        return True
+
     def _new_profile(self) -> int:
         temp, self.next_temp = self.next_temp, self.next_temp - 1
         self.profiles[temp] = Profile(merchant=self.merchant)
@@ -164,7 +180,10 @@ class BatchResolver:
         traits, winner.trait_times = policy.merge_trait_sets(
             ({**winner.traits, "$email": winner.email, "$phone": winner.phone}, winner.trait_times),
             ({**other.traits, "$email": other.email, "$phone": other.phone}, other.trait_times),
+            into_locked=winner.verified_traits,
+            other_locked=other.verified_traits,
         )
+        winner.verified_traits = sorted({*winner.verified_traits, *other.verified_traits})
         winner.email, winner.phone = traits.pop("$email", "") or "", traits.pop("$phone", "") or ""
         winner.traits = traits
         self.had_contact[target] = self.had_contact[target] and self.had_contact[loser]
@@ -206,7 +225,12 @@ class BatchResolver:
             elif key.type == "kx":
                 profile.klaviyo_kx = key.value
         traits = {**profile.traits, "$email": profile.email, "$phone": profile.phone}
-        traits, profile.trait_times = policy.merge_traits(traits, profile.trait_times, incoming, event.timestamp)
+        verified = event.source in VERIFIED_SOURCES
+        traits, profile.trait_times = policy.merge_traits(
+            traits, profile.trait_times, incoming, event.timestamp, verified=verified, locked=profile.verified_traits
+        )
+        if verified:
+            profile.verified_traits = sorted({*profile.verified_traits, *policy.set_trait_keys(incoming)})
         profile.email, profile.phone = traits.pop("$email", "") or "", traits.pop("$phone", "") or ""
         profile.traits = traits
 
@@ -232,9 +256,8 @@ class BatchResolver:
         ]
         for profile in changed:
             profile.updated_at = now
-        bulk_set(
-            Profile, changed, ["email", "phone", "traits", "trait_times", "reidentified_at", "klaviyo_kx", "updated_at"]
-        )
+        fields = ["email", "phone", "traits", "trait_times", "verified_traits", "reidentified_at", "updated_at"]
+        bulk_set(Profile, changed, [*fields, "klaviyo_kx"])
         self._write_refusals(real, now)
         return reidentified
 
@@ -363,6 +386,7 @@ def _profile_state(profile: Profile) -> tuple:
         profile.phone,
         profile.traits,
         profile.trait_times,
+        list(profile.verified_traits),
         profile.reidentified_at,
         profile.klaviyo_kx,
     )

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from events.models import Event, Merchant
+from events.models import AlertKind, Event, Merchant
+from events.services import raise_alert
 from identity import policy
 from identity.services.resolution import BatchResolver, StaleGraphError, assignments
 
@@ -80,12 +82,14 @@ def attach_contact(merchant: Merchant, *, kx: str, email: str = "", phone: str =
 def _resolve_batch(events: list[Event], *, store_events: bool = True) -> list[Event]:
     merchant = events[0].merchant
     items = assignments(events, merchant=merchant)
-    resolver = BatchResolver(merchant=merchant)
+    resolver = BatchResolver(merchant=merchant, new_budget=_profile_budget(merchant))
     resolver.load({key for item in items for key in item.keys})
     rules = identity_rules()
     for item in items:
         resolver.resolve(item, rules=rules)
-    return resolver.flush(items, now=timezone.now(), store_events=store_events)
+    reidentified = resolver.flush(items, now=timezone.now(), store_events=store_events)
+    _spend_profile_budget(merchant, created=resolver.created_anonymous, refused=resolver.over_budget)
+    return reidentified
 
 
 def identity_rules() -> policy.Rules:
@@ -97,3 +101,41 @@ def identity_rules() -> policy.Rules:
         handoff_window=timedelta(minutes=settings.IDENTITY_HANDOFF_WINDOW_MINUTES),
         desktop_sessions_only=settings.IDENTITY_DESKTOP_SESSIONS_ONLY,
     )
+
+
+# --- The ceiling on new anonymous profiles (IDENTITY_MAX_NEW_PROFILES_PER_HOUR) --------------
+
+
+def _budget_key(merchant: Merchant) -> str:
+    return f"identity:new-profiles:{merchant.pk}:{int(timezone.now().timestamp() // 3600)}"
+
+
+def _profile_budget(merchant: Merchant) -> int | None:
+    """New anonymous profiles the merchant may still get this hour (None: no ceiling, or no cache)."""
+    ceiling = settings.IDENTITY_MAX_NEW_PROFILES_PER_HOUR
+    if ceiling <= 0:
+        return None
+    try:
+        return max(0, ceiling - int(cache.get(_budget_key(merchant)) or 0))
+    except Exception:  # a cache outage must not stop processing: no ceiling meanwhile
+        logger.warning("profile ceiling cache unavailable", exc_info=True)
+        return None
+
+
+def _spend_profile_budget(merchant: Merchant, *, created: int, refused: int) -> None:
+    if created:
+        key = _budget_key(merchant)
+        try:
+            if not cache.add(key, created, timeout=3600 + 60):
+                cache.incr(key, created)
+        except Exception:
+            logger.warning("profile ceiling cache unavailable", exc_info=True)
+    if refused:
+        raise_alert(
+            merchant.pk,
+            kind=AlertKind.PROFILE_CEILING,
+            message=f"More than {settings.IDENTITY_MAX_NEW_PROFILES_PER_HOUR} new anonymous profiles this hour: "
+            "further anonymous visitors are stored without a profile (their events are kept and delivered "
+            "as usual). A bot may be posting with the public write key.",
+            count=refused,
+        )

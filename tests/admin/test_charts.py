@@ -71,3 +71,15 @@ def test_dashboard_charts_render_every_window_with_chip_colours():
     assert [d["destination"] for d in day["deliveries"]] == ["K (klaviyo)"]
     assert "succeeded: 2 (67%)" in str(day["deliveries"][0]["chart"])
     assert "No data yet" in str(charts["7d"]["types_chart"])
+
+
+def test_stacked_bar_legend_shows_every_segment_inside_the_chart():
+    """Five delivery states or four identification states: no legend item may fall outside the SVG."""
+    labels = ["succeeded", "dry run", "pending", "retrying", "held", "dead"]
+    svg = str(stacked_bar([Segment(label, i + 1) for i, label in enumerate(labels)], width=420))
+    width, height = (float(v) for v in re.search(r'viewBox="0 0 (\S+) (\S+)"', svg).groups())
+    items = re.findall(r'<text class="rc-legend" x="([^"]+)" y="([^"]+)"[^>]*>([^<]+)</text>', svg)
+    assert [text for _, _, text in items] == [f"{label} {i + 1}" for i, label in enumerate(labels)]
+    for x, y, text in items:
+        assert float(x) + 7 * len(text) <= width, text  # ~7 px per character at 11 px
+        assert float(y) <= height, text

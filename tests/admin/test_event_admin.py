@@ -35,7 +35,9 @@ def test_event_changelist_queries_do_not_grow_with_rows(admin_client, merchant, 
         response = admin_client.get(CHANGELIST)
     assert response.status_code == 200
     assert response.content.count(b'class="action-select"') == 0  # read-only log: no actions column
-    assert response.content.count(b"klaviyo: succeeded") + response.content.count(b"klaviyo: dead") == n
+    # chips name the destination (not the platform) and link to the delivery
+    assert response.content.count(b"Main: succeeded") + response.content.count(b"Main: dead") == n
+    assert response.content.count(b"/admin/destinations/delivery/") >= n
 
 
 @pytest.mark.parametrize(
@@ -111,8 +113,18 @@ def test_live_json_is_newest_first_with_chips(admin_client, merchant, django_ass
     assert [r["id"] for r in rows] == [e.id for e in reversed(events)]
     newest = rows[0]
     assert newest["profile"] == "ann@example.com" and newest["identification"] == "resolved"
+    delivery_id = newest["deliveries"][0]["id"]
     assert newest["deliveries"] == [
-        {"id": newest["deliveries"][0]["id"], "destination": "Main (Klaviyo)", "kind": "klaviyo", "status": "succeeded"}
+        {
+            "id": delivery_id,
+            "destination": "Main",
+            "kind": "klaviyo",
+            "status": "succeeded",
+            "state": "succeeded",
+            "attempts": 0,
+            "url": reverse("admin:destinations_delivery_change", args=[delivery_id]),
+            "title": "accepted by the platform",
+        }
     ]
     assert newest["url"] == reverse("admin:events_event_change", args=[newest["id"]])
     assert rows[1]["profile"] == "anonymous"

@@ -93,6 +93,7 @@ def test_checkout_started_maps_email_traits_items_and_cart_value():
             "Quantity": 2,
             "ImageURL": "https://cdn.shopify.com/s/files/1/0604/4211/6328/files/linen-shirt.jpg?v=1689256168",
             "URL": "https://acme.com/products/linen-shirt",
+            "VariantName": "Blue / M",
             "LineItemID": "b3c1d7e2",
         },
         {

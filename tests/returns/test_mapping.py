@@ -156,22 +156,97 @@ def test_return_properties_thousands_separator_and_label_from_return():
     assert props["Items"][0]["ParentReason"] == ""
 
 
-def test_return_properties_fill_image_and_variant_from_pixel_products():
-    products = {("sku", "CAP-NVY"): {"ImageURL": "https://cdn/cap.jpg", "VariantTitle": "Navy", "ProductName": "Cap"}}
-    items = mapping.return_properties(fixture_json("return_created.json"), products=products)["Items"]
-    assert (items[1]["ImageURL"], items[1]["VariantTitle"], items[1]["ProductName"]) == (
+def test_return_properties_take_variant_and_image_from_the_orders_line_items():
+    """The order's own Purchase line item wins over Loop's copy; Loop's image fills what it lacks."""
+    order_items = {
+        ("variant", "41000000002"): {
+            "ProductName": "Logo Cap",
+            "VariantName": "Navy / OS",
+            "ImageURL": "https://cdn/cap.jpg",
+        },
+        ("sku", "TEE-BLK-M"): {"ProductName": "Classic Tee", "VariantName": "Black / M"},
+    }
+    props = mapping.return_properties(fixture_json("return_created.json"), order_items=order_items)
+    tee, cap = props["Items"]
+    assert (cap["ImageURL"], cap["VariantTitle"], cap["ProductName"]) == (
         "https://cdn/cap.jpg",
-        "Navy",
-        "Logo Cap",  # Loop's own title wins
+        "Navy / OS",
+        "Logo Cap",
     )
-    assert items[0]["ImageURL"] == "https://cdn.shopify.com/s/files/1/tee-black.jpg"  # Loop's image kept
+    assert tee["ImageURL"] == "https://cdn.shopify.com/s/files/1/tee-black.jpg"  # the order had none: Loop's
+    assert props["VariantTitles"] == ["Black / M", "Navy / OS"]
+    assert props["ImageURLs"] == ["https://cdn.shopify.com/s/files/1/tee-black.jpg", "https://cdn/cap.jpg"]
 
 
-def test_product_keys_collects_skus_and_variant_ids():
-    assert mapping.product_keys(fixture_json("return_created.json")) == (
-        {"TEE-BLK-M", "CAP-NVY"},
-        {"41000000001", "41000000002"},
+@pytest.mark.parametrize(
+    ("title", "variant", "expected"),
+    [
+        ("Classic Tee - Black / M", "Black / M", ("Classic Tee", "Black / M")),  # variant known: suffix dropped
+        ("Classic Tee - Black / M", "", ("Classic Tee", "Black / M")),  # options joined by " / ": a variant
+        ("Logo Cap - Navy", "Navy", ("Logo Cap", "Navy")),
+        ("T-Shirt - Organic", "", ("T-Shirt - Organic", "")),  # no variant signal: not split
+        ("Logo Cap", "Navy", ("Logo Cap", "Navy")),
+        (" - Black / M", "", (" - Black / M", "")),
+        ("Black / M", "Black / M", ("Black / M", "Black / M")),
+    ],
+)
+def test_split_title_separates_loops_product_variant_titles(title, variant, expected):
+    assert mapping.split_title(title, variant) == expected
+
+
+def test_return_properties_split_a_combined_loop_title_with_the_orders_variant():
+    ret = fixture_json("return_created.json")
+    ret["line_items"][0] |= {"title": "Classic Tee - Black / M", "variant_title": None}
+    order_items = {("variant", "41000000001"): {"VariantName": "Black / M"}}
+    item = mapping.return_properties(ret, order_items=order_items)["Items"][0]
+    assert (item["ProductName"], item["VariantTitle"]) == ("Classic Tee", "Black / M")
+
+
+def test_return_properties_carry_what_loops_own_klaviyo_integration_sends():
+    """help.loopreturns.com "Klaviyo Integration: Events & Payloads": return_reason_parents,
+    tracking_url, return_destination, labels_enabled, keep_item, return_by."""
+    ret = fixture_json("return_created.json") | {
+        "labels": [{"carrier": "USPS", "tracking_number": "9400 111", "status": "new", "url": "https://l/1.pdf"}],
+        "destination": {
+            "name": "Acme Returns",
+            "address1": "1 Dock Rd",
+            "city": "Reno",
+            "state": "NV",
+            "zip": "89501",
+            "country": "United States",
+            "country_code": "US",
+        },
+        "keep_item": False,
+        "return_by": "2026-12-01T00:00:00Z",
+    }
+    props = mapping.return_properties(ret)
+    assert props["ParentReturnReasons"] == ["Size", "Quality"]
+    assert props["TrackingURL"] == "https://tools.usps.com/go/TrackConfirmAction?tLabels=9400%20111"
+    assert props["ReturnDestination"] == {
+        "name": "Acme Returns",
+        "street_address": "1 Dock Rd",
+        "city": "Reno",
+        "state": "NV",
+        "zip": "89501",
+        "country": "United States",
+        "country_code": "US",
+    }
+    assert (props["LabelsEnabled"], props["KeepItem"], props["ReturnBy"]) == (True, False, "2026-12-01")
+
+
+def test_return_properties_flags_left_out_when_unknown_and_return_by_defaults_to_28_days():
+    props = mapping.return_properties(fixture_json("return_created.json"))  # no labels yet, no flags
+    assert "LabelsEnabled" not in props and "KeepItem" not in props and "ReturnDestination" not in props
+    assert props["ReturnBy"] == "2026-11-30"  # created 2026-11-02 + 28 days
+    kept = fixture_json("return_created.json")
+    kept["line_items"][1]["keep_item"] = True
+    assert mapping.return_properties(kept)["KeepItem"] is True
+    label = {"carrier": "FedEx", "tracking_number": "77", "tracking_url": "https://track/77"}
+    assert (
+        mapping.return_properties(fixture_json("return_created.json"), label=label)["TrackingURL"] == "https://track/77"
     )
+    assert mapping.return_properties(fixture_json("return_created.json"), label=label)["LabelsEnabled"] is True
+    assert mapping.tracking_url("Pigeon Post", "1") == ""
 
 
 def test_build_events_return_created():

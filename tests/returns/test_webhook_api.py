@@ -214,21 +214,25 @@ def test_loop_webhook_return_without_id_fails_without_events(post_loop, merchant
     assert Event.objects.count() == 0
 
 
-def test_loop_webhook_items_filled_from_pixel_product_data(post_loop, merchant, django_assert_max_num_queries):
+def test_loop_webhook_items_take_variant_and_image_from_the_orders_purchase(post_loop, merchant):
+    """Merchant-level: the Return Created event shows the variant and image the customer bought
+    (the order's Purchase line item), not the ones of a product page the pixel saw later."""
     from tests.factories import EventFactory
 
+    bought = {"SKU": "CAP-NVY", "VariantID": "41000000002", "ProductName": "Logo Cap"}
+    bought |= {"VariantName": "Navy / OS", "ImageURL": "https://cdn/cap-navy.jpg"}
+    EventFactory(merchant=merchant, type="Purchase", properties={"OrderID": "5840219373812", "Items": [bought]})
     EventFactory(
         merchant=merchant,
         type="ViewContent",
-        properties={"SKU": "CAP-NVY", "ImageURL": "https://cdn/cap.jpg", "VariantTitle": "Navy / OS"},
+        properties={"SKU": "CAP-NVY", "ImageURL": "https://cdn/cap-red.jpg", "VariantTitle": "Red / OS"},
     )
-    EventFactory(
-        merchant=merchant, type="AddToCart", properties={"VariantID": 41000000002, "ImageURL": "https://cdn/old.jpg"}
-    )
-    EventFactory(merchant=MerchantFactory(), type="ViewContent", properties={"SKU": "CAP-NVY", "ImageURL": "x"})
+    EventFactory(merchant=MerchantFactory(), type="Purchase", properties={"OrderID": "5840219373812", "Items": []})
     post_loop(fixture_bytes("return_created.json"))
-    cap = Event.objects.get(type="Return Created").properties["Items"][1]
-    assert (cap["ImageURL"], cap["VariantTitle"]) == ("https://cdn/cap.jpg", "Navy / OS")
+    props = Event.objects.get(type="Return Created").properties
+    cap = props["Items"][1]
+    assert (cap["ImageURL"], cap["VariantTitle"]) == ("https://cdn/cap-navy.jpg", "Navy / OS")
+    assert props["VariantTitles"] == ["Black / M", "Navy / OS"] and props["ParentReturnReasons"] == ["Size", "Quality"]
 
 
 def test_loop_webhook_receive_query_count_is_constant(client, merchant, django_assert_max_num_queries):

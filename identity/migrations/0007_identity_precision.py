@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0007_identity_precision'),
-        ('identity', '0005_lean_identity_indexes'),
+        ('events', '0008_identity_precision'),
+        ('identity', '0006_profile_verified_traits'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0006_merchant_alert'),
+        ('events', '0007_merchant_forwarded_traits'),
     ]
 
     operations = [
