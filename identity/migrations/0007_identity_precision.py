@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0008_identity_precision'),
+        ('events', '0010_identity_precision'),
         ('identity', '0006_profile_verified_traits'),
     ]
 

@@ -404,7 +404,7 @@ def _identifier_changed(original: tuple[int, datetime, bool], row: Identifier) -
 def assignments(events: list[Event], *, merchant: Merchant) -> list[_Assignment]:
     """Each event with its usable identifiers, oldest first (so the newest identify wins)."""
     blocked = policy.blocklist(merchant.blocked_identifier_values or [])
-    region = merchant.phone_region or settings.IDENTITY_DEFAULT_PHONE_REGION
+    region = (merchant.phone_region or settings.IDENTITY_DEFAULT_PHONE_REGION or "US").upper()
     ordered = sorted(events, key=lambda e: (e.timestamp, e.pk or 0))
     items = []
     for event in ordered:

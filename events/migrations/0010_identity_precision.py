@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0007_merchant_forwarded_traits'),
+        ('events', '0009_alter_event_source'),
     ]
 
     operations = [
@@ -19,10 +19,5 @@ class Migration(migrations.Migration):
             model_name='event',
             name='identity_decision',
             field=models.JSONField(blank=True, default=dict, help_text='Which identifier and rule attributed the event, or why not.'),
-        ),
-        migrations.AddField(
-            model_name='merchant',
-            name='phone_region',
-            field=models.CharField(blank=True, default='', help_text='Default region of phone numbers without a country code (ISO 3166, e.g. GB); blank: IDENTITY_DEFAULT_PHONE_REGION. A phone identifies only when valid for it.', max_length=2),
         ),
     ]
