@@ -177,8 +177,8 @@ def test_provision_backup_flows_creates_a_missing_metric_with_one_internal_event
     profile = double.klaviyo.profiles[seed]  # nobody to email: no email address, no phone number
     assert (profile.email, profile.phone_number) == (None, None)
     assert profile.external_id == f"recapture-internal-metric-seed-{destination.pk}"
-    assert all(e.properties["RecaptureInternal"] is True for e in events)
-    assert double.klaviyo.flows_fired() == []
+    assert all(e.properties["RecaptureInternal"] is True and e.backfill for e in events)
+    assert double.klaviyo.triggers == []  # recorded, but it triggers no flow
     assert [line.outcome for line in report.lines] == ["created", "created", "created"]
     assert any("was missing" in note for note in report.notes)
     assert any("No Received Email metric" in note for note in report.notes)
