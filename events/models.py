@@ -38,6 +38,12 @@ class Merchant(models.Model):
         default=list, blank=True, help_text="Origins allowed to call the ingest API from a browser."
     )
     timezone = models.CharField(max_length=64, default="UTC")
+    phone_region = models.CharField(
+        max_length=2,
+        blank=True,
+        default="",
+        help_text="Country (ISO 3166 alpha-2, e.g. US, GB) for phone numbers typed without +; blank: the site default.",
+    )
     write_key = models.CharField(max_length=64, unique=True, default=new_write_key)
     write_key_rotated_at = models.DateTimeField(null=True, blank=True)
     returns_webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)

@@ -130,6 +130,8 @@ def line_item(item: dict[str, Any], href: str) -> dict[str, Any]:
             # what returns take the variant title from; "Default Title" is Shopify's "no variants"
             "VariantName": None if base.get("VariantName") == "Default Title" else base.get("VariantName"),
             "LineItemID": reduce_gid(item.get("id")),
+            # what the line cost after line-level discounts (Web Pixels CheckoutLineItem.finalLinePrice)
+            "FinalLinePrice": money(item.get("finalLinePrice")),
         }
     )
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
 from django.conf import settings
 
+from destinations import mapping
 from destinations.clients import ClientConfig, DestinationClient, client_class
 from destinations.clients.base import OutboundEvent, Person
 from destinations.models import Destination
@@ -48,7 +50,7 @@ def person_of(event: Event) -> Person:
     return Person(
         email=pick("email", ids.get("email")).lower(),
         phone=pick("phone", ids.get("phone"), traits.get("phone")),
-        external_id=_text(ids.get("external_id")),
+        external_id=_text(ids.get("shopify_customer_id")) or _text(ids.get("external_id")),
         anonymous_id=_text(event.anonymous_id),
         kx=_text(ids.get("kx")),
         first_name=pick("first_name", traits.get("first_name")),
@@ -62,15 +64,32 @@ def person_of(event: Event) -> Person:
     )
 
 
-def outbound_event(event: Event) -> OutboundEvent:
+def phone_region(merchant: Any) -> str:
+    """The merchant's default phone region (numbers typed without +), else the site default."""
+    region = getattr(merchant, "phone_region", "") if merchant is not None else ""
+    return (region or settings.IDENTITY_DEFAULT_PHONE_REGION or "US").upper()
+
+
+def outbound_event(event: Event, *, backfill: bool = False, region: str = "") -> OutboundEvent:
+    """The event as the payload builders see it; a phone that is no valid number is dropped
+    (and noted) here, so an invalid phone never costs the event (Klaviyo 400s the request)."""
+    person, notes = person_of(event), []
+    if person.phone:
+        phone = mapping.e164(person.phone, region=region or phone_region(None))
+        if phone is None:
+            notes.append(f"dropped invalid phone {person.phone[:32]!r}")
+        person = dataclasses.replace(person, phone=phone or "")
+    context = dict(event.context or {})
     return OutboundEvent(
         event_id=event.event_id,
         type=event.type,
         source=event.source,
         timestamp=event.timestamp,
-        person=person_of(event),
+        person=person,
         properties=strip_unsafe_urls(dict(event.properties or {})),
-        context=strip_unsafe_urls(dict(event.context or {})),
+        context=strip_unsafe_urls(context),
+        backfill=backfill or bool(context.get("backfill")),
+        notes=tuple(notes),
     )
 
 
