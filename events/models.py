@@ -17,6 +17,9 @@ class EventType(StrEnum):
     PURCHASE = "Purchase"
     PAGE_VIEW = "PageView"
     IDENTIFY = "Identify"
+    # Server-side Shopify orders (the shopify app's webhooks): Klaviyo's own Shopify metric names.
+    CANCELLED_ORDER = "CancelledOrder"
+    REFUNDED_ORDER = "RefundedOrder"
 
 
 def new_write_key() -> str:
@@ -72,6 +75,7 @@ class Merchant(models.Model):
 class EventSource(models.TextChoices):
     PIXEL = "pixel", "Recapture pixel"
     SHOPIFY = "shopify", "Shopify Web Pixel"
+    SHOPIFY_WEBHOOK = "shopify_webhook", "Shopify webhook (server-side order)"
     RETURNS = "returns", "Loop Returns"
     SYSTEM = "system", "System / test"
 

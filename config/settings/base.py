@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "identity",
     "destinations",
     "returns",
+    "shopify",
 ]
 
 MIDDLEWARE = [
@@ -268,6 +269,15 @@ LOOP_WEBHOOK_RETENTION_DAYS = env.int("LOOP_WEBHOOK_RETENTION_DAYS", default=30)
 # whose own newest time is older than LOOP_WEBHOOK_MAX_AGE_DAYS is refused (0 disables).
 LOOP_WEBHOOK_DIGEST_RETENTION_DAYS = env.int("LOOP_WEBHOOK_DIGEST_RETENTION_DAYS", default=400)
 LOOP_WEBHOOK_MAX_AGE_DAYS = env.int("LOOP_WEBHOOK_MAX_AGE_DAYS", default=365)
+
+# --- Shopify webhooks (shopify app) --------------------------------------------------
+SHOPIFY_ADMIN_API_VERSION = env.str("SHOPIFY_ADMIN_API_VERSION", default="2025-10")
+# A delivery triggered longer ago than this (Shopify retries for 48 h) is stored but not forwarded.
+SHOPIFY_WEBHOOK_MAX_AGE_HOURS = env.int("SHOPIFY_WEBHOOK_MAX_AGE_HOURS", default=72)
+# How far back an order looks for the pixel session that carried its checkout or cart token.
+SHOPIFY_SESSION_JOIN_DAYS = env.int("SHOPIFY_SESSION_JOIN_DAYS", default=7)
+# Days a processed Shopify webhook body (it holds PII) is kept before the daily prune.
+SHOPIFY_WEBHOOK_RETENTION_DAYS = env.int("SHOPIFY_WEBHOOK_RETENTION_DAYS", default=30)
 
 # --- Delivery engine (destinations app) ---------------------------------------------
 # Retries: base * factor^(n-1) seconds, capped, +/- jitter; the defaults span ~24 h over 10 attempts.
