@@ -14,6 +14,8 @@ DEFAULT_EVENT_TYPES = [
     EventType.ADD_TO_CART.value,
     EventType.INITIATE_CHECKOUT.value,
     EventType.PURCHASE.value,
+    EventType.CANCELLED_ORDER.value,
+    EventType.REFUNDED_ORDER.value,
 ]
 
 
@@ -110,8 +112,14 @@ class Delivery(models.Model):
     lease_token = models.CharField(max_length=32, blank=True, default="")
     idempotency_key = models.CharField(max_length=100)
     reidentified = models.BooleanField(default=False)
+    backfill = models.BooleanField(
+        default=False, help_text="History sent by a backfill: recorded without starting flows (Klaviyo backfill)."
+    )
     dry_run = models.BooleanField(default=False)
     last_error = models.TextField(blank=True, default="")
+    note = models.TextField(
+        blank=True, default="", help_text="What was changed so the platform accepts it (e.g. an invalid phone dropped)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

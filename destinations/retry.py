@@ -29,12 +29,22 @@ class RetryPolicy:
     max_retry_after_seconds: float = 3600.0
 
 
-def classify(status_code: int | None, *, success_statuses: frozenset[int] = frozenset()) -> Verdict:
-    """None means no response at all (network error, timeout): retry."""
+def classify(
+    status_code: int | None, *, success_statuses: frozenset[int] = frozenset(), content_type: str = ""
+) -> Verdict:
+    """None means no response at all (network error, timeout): retry.
+
+    A 403 that is an HTML page (Cloudflare's bot challenge in front of Klaviyo: ``text/html``,
+    ``cf-mitigated: challenge``, klaviyo-api-python#84) is the edge, not the platform refusing
+    the key: it is retried like a 5xx. A JSON 401/403 is the platform's answer about the key
+    and pauses the destination.
+    """
     if status_code is None:
         return Verdict.RETRY
     if 200 <= status_code < 300 or status_code in success_statuses:
         return Verdict.SUCCESS
+    if status_code == 403 and "html" in content_type.lower():
+        return Verdict.RETRY
     if status_code in AUTH_STATUSES:
         return Verdict.AUTH
     if status_code in RETRYABLE_STATUSES or status_code >= 500:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.utils import timezone
 
 from destinations import services
+from destinations.models import Destination
+from destinations.services import flows
+
+logger = logging.getLogger(__name__)
 
 
 def deliver_events(event_ids: list[int]) -> None:
@@ -42,3 +48,19 @@ def erase_on_platforms() -> None:
 
 def prune_delivery_attempts() -> None:
     services.prune_delivery_attempts()
+
+
+def schedule_backup_flow_reports() -> None:
+    """Daily: queue one report refresh per Klaviyo destination with backup flows."""
+    flows.schedule_backup_flow_reports()
+
+
+def refresh_backup_flow_reports(destination_id: int) -> None:
+    """Klaviyo's flow report for one destination's backup flows; a refused report is logged, not retried."""
+    destination = Destination.objects.select_related("merchant").filter(pk=destination_id).first()
+    if destination is None:
+        return
+    try:
+        flows.refresh_backup_flow_reports(destination)
+    except flows.FlowProvisioningError as exc:
+        logger.warning("backup flow report for destination %s failed: %s", destination_id, exc.message)

@@ -72,6 +72,7 @@ class MerchantForm(forms.ModelForm):
             "is_active",
             "blocked_identifier_values",
             "reidentify_lookback_hours",
+            "forwarded_traits",
         ]
 
 
@@ -98,7 +99,7 @@ class MerchantAdmin(admin.ModelAdmin):
             "Loop Returns webhook",
             {"fields": ["returns_webhook_url", "returns_webhook_secret_hint", "loop_webhook_secret"]},
         ),
-        ("Identity", {"fields": ["blocked_identifier_values", "reidentify_lookback_hours"]}),
+        ("Identity", {"fields": ["blocked_identifier_values", "reidentify_lookback_hours", "forwarded_traits"]}),
         (None, {"fields": ["created_at"]}),
     ]
     actions = ["rotate_write_key", "rotate_returns_webhook_secret", "send_test_return_events"]
@@ -137,10 +138,20 @@ class MerchantAdmin(admin.ModelAdmin):
     def has_rotate_secret_permission(self, request) -> bool:
         return request.user.is_superuser
 
+    def get_fieldsets(self, request, obj=None):
+        """The Loop webhook secret (which signs return webhooks) is seen and set by superusers only."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_rotate_secret_permission(request):
+            return fieldsets
+        return [
+            (name, {**opts, "fields": [f for f in opts["fields"] if f != "loop_webhook_secret"]})
+            for name, opts in fieldsets
+        ]
+
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
         secret = form.cleaned_data.get("loop_webhook_secret", "")
-        if secret:
+        if secret and self.has_rotate_secret_permission(request):
             set_loop_webhook_secret(obj, secret=secret)
             obj.secret_from_loop = True
 
@@ -151,11 +162,13 @@ class MerchantAdmin(admin.ModelAdmin):
         return message
 
     def response_add(self, request, obj, post_url_continue=None):
-        if not getattr(obj, "secret_from_loop", False):
-            self._show_secret(request, obj, "created")
+        if not getattr(obj, "secret_from_loop", False) and self.has_rotate_secret_permission(request):
+            self._show_secret(request, obj, "created")  # Support is not shown it: a superuser rotates it
         return super().response_add(request, obj, post_url_continue)
 
     def _show_secret(self, request, obj: Merchant, verb: str) -> None:
+        """Shown once through the messages framework, stored server-side (MESSAGE_STORAGE is the
+        session, in the database): never in the signed-but-readable messages cookie."""
         self.message_user(
             request,
             format_html(

@@ -17,6 +17,9 @@ class EventType(StrEnum):
     PURCHASE = "Purchase"
     PAGE_VIEW = "PageView"
     IDENTIFY = "Identify"
+    # Server-side Shopify orders (the shopify app's webhooks): Klaviyo's own Shopify metric names.
+    CANCELLED_ORDER = "CancelledOrder"
+    REFUNDED_ORDER = "RefundedOrder"
 
 
 def new_write_key() -> str:
@@ -38,6 +41,12 @@ class Merchant(models.Model):
         default=list, blank=True, help_text="Origins allowed to call the ingest API from a browser."
     )
     timezone = models.CharField(max_length=64, default="UTC")
+    phone_region = models.CharField(
+        max_length=2,
+        blank=True,
+        default="",
+        help_text="Country (ISO 3166 alpha-2, e.g. US, GB) for phone numbers typed without +; blank: the site default.",
+    )
     write_key = models.CharField(max_length=64, unique=True, default=new_write_key)
     write_key_rotated_at = models.DateTimeField(null=True, blank=True)
     returns_webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
@@ -47,6 +56,12 @@ class Merchant(models.Model):
         default=list, blank=True, help_text="Extra junk values (e.g. a test email) that never link profiles."
     )
     reidentify_lookback_hours = models.PositiveIntegerField(default=24)
+    forwarded_traits = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Custom trait names forwarded to Klaviyo and Loops besides the standard ones "
+        "(first_name, last_name, phone, city, region, country, zip). Others are stored, not sent.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -60,6 +75,7 @@ class Merchant(models.Model):
 class EventSource(models.TextChoices):
     PIXEL = "pixel", "Recapture pixel"
     SHOPIFY = "shopify", "Shopify Web Pixel"
+    SHOPIFY_WEBHOOK = "shopify_webhook", "Shopify webhook (server-side order)"
     RETURNS = "returns", "Loop Returns"
     SYSTEM = "system", "System / test"
 
@@ -74,6 +90,12 @@ SERVER_EVENT_ID_PREFIXES: tuple[str, ...] = ("loop:", "shopify:", "recapture:", 
 
 def is_server_event_id(event_id: str) -> bool:
     return event_id.strip().lower().startswith(SERVER_EVENT_ID_PREFIXES)
+
+
+# Sources whose traits the server verified (a signed webhook, our own test events): a trait
+# they set is never overwritten by one from the browser (pixel, Shopify Web Pixel), which
+# anyone holding the public write key can post. A new server-side source adds itself here.
+VERIFIED_SOURCES: frozenset[str] = frozenset({EventSource.RETURNS, EventSource.SYSTEM})
 
 
 class Identification(models.TextChoices):

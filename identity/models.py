@@ -30,6 +30,11 @@ class Profile(models.Model):
     phone = models.CharField(max_length=32, blank=True, default="", help_text="Primary phone (E.164).")
     traits = models.JSONField(default=dict, blank=True)
     trait_times = models.JSONField(default=dict, blank=True, help_text="When each trait was last set (ISO).")
+    verified_traits = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Traits set by a verified source (a signed webhook): the browser cannot change them.",
+    )
     reidentified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -7,6 +7,7 @@ merge / no-merge / move decision for one event against the identity graph.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -112,37 +113,90 @@ def is_native(keys: Iterable[Key]) -> bool:
     return any(k.type in CONTACT_TYPES for k in keys)
 
 
-# --- Traits: the newest non-empty value wins ----------------------------------------
+# --- Traits: verified first, then the newest non-empty value wins ---------------------
+#
+# A trait set by a verified source (a signed webhook: events.models.VERIFIED_SOURCES) is
+# "locked": a browser value never overwrites it, whatever its timestamp (the browser
+# chooses that too); a verified value overwrites a browser one. A profile holds at most
+# PROFILE_MAX_TRAIT_KEYS custom traits and PROFILE_MAX_TRAIT_BYTES of JSON: a new custom
+# key past either is dropped (standard traits always fit; existing keys still update).
+
+STANDARD_TRAITS = frozenset(
+    {"$email", "$phone", "first_name", "last_name", "phone", "city", "region", "country", "zip"}
+)
+PROFILE_MAX_TRAIT_KEYS = 100
+PROFILE_MAX_TRAIT_BYTES = 16 * 1024
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _cost(name: str, value: Any) -> int:
+    return len(json.dumps({name: value}, ensure_ascii=False, default=str)) + 1
+
+
+def set_trait_keys(incoming: Mapping[str, Any]) -> set[str]:
+    """The keys a merge of ``incoming`` would set (non-empty values): what a verified event locks."""
+    return {name for name, value in (incoming or {}).items() if not _empty(value)}
 
 
 def merge_traits(
-    traits: Mapping[str, Any], times: Mapping[str, str], incoming: Mapping[str, Any], at: datetime
+    traits: Mapping[str, Any],
+    times: Mapping[str, str],
+    incoming: Mapping[str, Any],
+    at: datetime,
+    *,
+    verified: bool = False,
+    locked: Iterable[str] = (),
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Apply ``incoming`` (seen at ``at``) over ``traits``; ``times`` holds ISO times per key."""
+    """Apply ``incoming`` (seen at ``at``) over ``traits``; ``times`` holds ISO times per key.
+
+    ``verified``: ``incoming`` comes from a verified source; ``locked``: the keys a verified
+    source set before (see the section comment for the rules).
+    """
     merged, merged_times = dict(traits), dict(times)
-    stamp = at.isoformat()
+    locked = set(locked)
+    stamp, size = at.isoformat(), len(json.dumps(merged, ensure_ascii=False, default=str))
+    custom = sum(1 for name in merged if name not in STANDARD_TRAITS)
     for name, value in (incoming or {}).items():
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if _empty(value) or (name in locked and not verified):
             continue
         known = merged_times.get(name)
-        if known is None or datetime.fromisoformat(known) <= at:
-            merged[name] = value.strip() if isinstance(value, str) else value
-            merged_times[name] = stamp
+        newer = known is None or datetime.fromisoformat(known) <= at
+        if not (newer or (verified and name not in locked)):
+            continue
+        if name not in merged and name not in STANDARD_TRAITS and not verified:
+            if custom >= PROFILE_MAX_TRAIT_KEYS or size + _cost(name, value) > PROFILE_MAX_TRAIT_BYTES:
+                continue  # the profile is full: a flood of new keys stops here
+            custom += 1
+        size += _cost(name, value)
+        merged[name] = value.strip() if isinstance(value, str) else value
+        merged_times[name] = stamp
     return merged, merged_times
 
 
 def merge_trait_sets(
-    into: tuple[Mapping[str, Any], Mapping[str, str]], other: tuple[Mapping[str, Any], Mapping[str, str]]
+    into: tuple[Mapping[str, Any], Mapping[str, str]],
+    other: tuple[Mapping[str, Any], Mapping[str, str]],
+    *,
+    into_locked: Iterable[str] = (),
+    other_locked: Iterable[str] = (),
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Combine two profiles' traits key by key, the newest value winning."""
+    """Combine two profiles' traits key by key: a verified value first, then the newest."""
     traits, times = dict(into[0]), dict(into[1])
+    into_locked, other_locked = set(into_locked), set(other_locked)
     other_traits, other_times = other
     for name, value in other_traits.items():
         stamp = other_times.get(name)
         if stamp is None:
             traits.setdefault(name, value)
             continue
-        traits, times = merge_traits(traits, times, {name: value}, datetime.fromisoformat(stamp))
+        verified = name in other_locked
+        locked = into_locked if verified else into_locked | other_locked
+        traits, times = merge_traits(
+            traits, times, {name: value}, datetime.fromisoformat(stamp), verified=verified, locked=locked
+        )
     return traits, times
 
 

@@ -48,19 +48,19 @@ def _block_network():
 def _forget_process_memory():
     """Write-key lookups and rate-limit tallies live per process: never across tests."""
     from config.ratelimit import forget_tallies
+    from destinations.clients.loops import forget_properties
+    from destinations.services.existence import forget_existence
     from events import problems
     from events.api.problems import forget_origins
     from events.selectors import forget_cached_merchants
 
-    forget_cached_merchants()
-    forget_tallies()
-    problems.reset()
-    forget_origins()
+    forgets = (forget_cached_merchants, forget_tallies, problems.reset, forget_origins)
+    forgets += (forget_existence, forget_properties)
+    for forget in forgets:
+        forget()
     yield
-    forget_cached_merchants()
-    forget_tallies()
-    problems.reset()
-    forget_origins()
+    for forget in forgets:
+        forget()
 
 
 @pytest.fixture

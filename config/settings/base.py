@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "identity",
     "destinations",
     "returns",
+    "shopify",
 ]
 
 MIDDLEWARE = [
@@ -220,7 +221,12 @@ EVENT_REQUEUE_AFTER_SECONDS = env.int("EVENT_REQUEUE_AFTER_SECONDS", default=120
 # --- Admin login throttling (config.ratelimit.LoginThrottleBackend) ---------------------
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)  # failures per IP + username; 0 disables
 LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+# Attempts per username from any address within a lockout window (guesses spread over IPs); 0 disables.
+LOGIN_USERNAME_FAILURE_LIMIT = env.int("LOGIN_USERNAME_FAILURE_LIMIT", default=20)
 AUTHENTICATION_BACKENDS = ["config.ratelimit.LoginThrottleBackend"]
+# Admin messages live in the (database) session, not in a cookie: the "shown once" webhook
+# secret travels in a message, and the messages cookie is signed, not encrypted.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # Mount the benchmark-only endpoints (/bench/ceiling, see bench/endpoints.py). Never in production.
 BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
@@ -248,6 +254,9 @@ IDENTITY_IDENTIFIER_LIMITS = parse_limits(
 )
 # Region used to read phone numbers written without a +country prefix.
 IDENTITY_DEFAULT_PHONE_REGION = env.str("IDENTITY_DEFAULT_PHONE_REGION", default="US")
+# New anonymous profiles (no email / phone) per merchant per hour; past it such events stay
+# anonymous without a profile and the console shows an alert (docs/SECURITY.md). 0 disables.
+IDENTITY_MAX_NEW_PROFILES_PER_HOUR = env.int("IDENTITY_MAX_NEW_PROFILES_PER_HOUR", default=50_000)
 
 # --- Destinations ------------------------------------------------------------------
 KLAVIYO_API_URL = env.str("KLAVIYO_API_URL", default="https://a.klaviyo.com").rstrip("/")
@@ -256,6 +265,19 @@ LOOPS_API_URL = env.str("LOOPS_API_URL", default="https://app.loops.so").rstrip(
 LOOP_RETURNS_API_URL = env.str("LOOP_RETURNS_API_URL", default="https://api.loopreturns.com").rstrip("/")
 # Days a processed Loop webhook body (it holds PII) is kept before the daily prune.
 LOOP_WEBHOOK_RETENTION_DAYS = env.int("LOOP_WEBHOOK_RETENTION_DAYS", default=30)
+# Digests of deleted webhooks are kept this long (a replay stays a duplicate), and a payload
+# whose own newest time is older than LOOP_WEBHOOK_MAX_AGE_DAYS is refused (0 disables).
+LOOP_WEBHOOK_DIGEST_RETENTION_DAYS = env.int("LOOP_WEBHOOK_DIGEST_RETENTION_DAYS", default=400)
+LOOP_WEBHOOK_MAX_AGE_DAYS = env.int("LOOP_WEBHOOK_MAX_AGE_DAYS", default=365)
+
+# --- Shopify webhooks (shopify app) --------------------------------------------------
+SHOPIFY_ADMIN_API_VERSION = env.str("SHOPIFY_ADMIN_API_VERSION", default="2025-10")
+# A delivery triggered longer ago than this (Shopify retries for 48 h) is stored but not forwarded.
+SHOPIFY_WEBHOOK_MAX_AGE_HOURS = env.int("SHOPIFY_WEBHOOK_MAX_AGE_HOURS", default=72)
+# How far back an order looks for the pixel session that carried its checkout or cart token.
+SHOPIFY_SESSION_JOIN_DAYS = env.int("SHOPIFY_SESSION_JOIN_DAYS", default=7)
+# Days a processed Shopify webhook body (it holds PII) is kept before the daily prune.
+SHOPIFY_WEBHOOK_RETENTION_DAYS = env.int("SHOPIFY_WEBHOOK_RETENTION_DAYS", default=30)
 
 # --- Delivery engine (destinations app) ---------------------------------------------
 # Retries: base * factor^(n-1) seconds, capped, +/- jitter; the defaults span ~24 h over 10 attempts.

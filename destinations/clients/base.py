@@ -39,6 +39,7 @@ class Person:
     zip: str = ""
     properties: dict[str, Any] = field(default_factory=dict)
     profile_id: int | None = None
+    remote_id: str = ""  # the platform's own id for this person, when known (update only)
 
     @property
     def identified(self) -> bool:
@@ -67,6 +68,8 @@ class OutboundEvent:
     person: Person
     properties: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
+    backfill: bool = False  # history, not live: must not start flows / workflows
+    notes: tuple[str, ...] = ()  # what was changed so the platform accepts it (e.g. a dropped phone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,7 @@ class ClientConfig:
     list_id: str = ""
     name_overrides: dict[str, str] = field(default_factory=dict)
     revision: str = ""
+    phone_region: str = "US"
 
 
 @dataclass(slots=True)
@@ -120,6 +124,7 @@ class StepOutcome:
     message: str = ""
     remote_profile_id: str = ""
     profile_synced: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -134,7 +139,11 @@ class StepOutcome:
 def outcome_of(request: HttpRequest, result: HttpResult) -> StepOutcome:
     if result.dry_run:
         return StepOutcome(Verdict.SUCCESS, result)
-    verdict = classify(result.status_code, success_statuses=request.success_statuses)
+    verdict = classify(
+        result.status_code,
+        success_statuses=request.success_statuses,
+        content_type=result.headers.get("content-type", ""),
+    )
     message = "" if verdict is Verdict.SUCCESS else describe_failure(result)
     return StepOutcome(verdict, result, message)
 
@@ -244,6 +253,18 @@ class DestinationClient(ABC):
     def should_sync_profile(self, person: Person) -> bool:
         return self.config.profile_sync != "off" and person.identified
 
+    def needs_existing(self, person: Person) -> bool:
+        """Whether an event for this person may go only to a profile the platform already has."""
+        return False
+
+    def lookup_key(self, person: Person) -> str:
+        """``field:value`` the platform finds this person by ("" when it cannot)."""
+        return ""
+
+    def find_existing(self, persons: Sequence[Person], send: Transport) -> tuple[StepOutcome, dict[str, str]]:
+        """The platform ids of those persons it already has, by ``lookup_key`` (batched)."""
+        return StepOutcome(Verdict.SUCCESS), {}
+
     def estimate_requests(self, event: OutboundEvent, *, sync_profile: bool) -> int:
         return 1 + (2 if sync_profile else 0)
 
@@ -292,3 +313,68 @@ class DestinationClient(ABC):
         platform's own profile id, when a sync recorded it). Each client takes the ones its
         platform deletes by; one request per identifier."""
         return []
+
+
+# --- a 400 that names one field: send once more without it ----------------------------------
+KEPT_FIELDS = frozenset({"metric", "profile", "events", "data", "type", "id", "email", "time", "unique_id", "value"})
+
+
+def single_pointer(result: HttpResult | None) -> str:
+    """The one JSON pointer a 400's errors name (Klaviyo ``source.pointer``), else ""."""
+    if result is None or result.status_code != 400:
+        return ""
+    data = result.json()
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if not isinstance(errors, list) or not errors:
+        return ""
+    pointers = {((e.get("source") or {}).get("pointer") or "") if isinstance(e, dict) else "" for e in errors}
+    return pointers.pop() if len(pointers) == 1 else ""
+
+
+def droppable(pointer: str) -> bool:
+    """A leaf of a profile's or the event's attributes that the request can do without."""
+    parts = pointer.strip("/").split("/")
+    if len(parts) < 2 or parts[-1] in KEPT_FIELDS or parts[-1].isdigit():
+        return False
+    return parts[-2] == "attributes" or "properties" in parts[:-1] or "location" in parts[:-1]
+
+
+def without_pointer(body: Any, pointer: str) -> Any | None:
+    """A copy of ``body`` without the member ``pointer`` names; None when it names nothing."""
+    copy = json.loads(json.dumps(body, default=str))
+    node: Any = copy
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.strip("/").split("/")]
+    for part in parts[:-1]:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return None
+    if not isinstance(node, dict) or parts[-1] not in node:
+        return None
+    del node[parts[-1]]
+    return copy
+
+
+def send_forgiving(request: HttpRequest, send: Transport) -> StepOutcome:
+    """Send; a 400 naming one droppable field is sent once more without it (and noted)."""
+    outcome = outcome_of(request, send(request))
+    pointer = single_pointer(outcome.result) if outcome.verdict is Verdict.DEAD else ""
+    if not pointer or not droppable(pointer):
+        return outcome
+    body = without_pointer(request.json, pointer)
+    if body is None:
+        return outcome
+    retry = HttpRequest(
+        step=request.step,
+        method=request.method,
+        url=request.url,
+        headers=request.headers,
+        json=body,
+        params=request.params,
+        success_statuses=request.success_statuses,
+    )
+    second = outcome_of(retry, send(retry))
+    second.notes.append(f"sent again without {pointer} ({outcome.message})"[:300])
+    return second

@@ -21,6 +21,7 @@ from destinations.clients.base import (
     StepOutcome,
     Transport,
     outcome_of,
+    send_forgiving,
 )
 from destinations.retry import Verdict
 from events.models import EventType
@@ -29,6 +30,23 @@ DRY_RUN_PROFILE_ID = "<profile id from profile-import>"
 # Klaviyo ids (lists: "Y6nRLr", profiles: "01GDDKASAP8TKDDA2GRZDSVP4H") are letters and digits.
 PLATFORM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _FILTER_FIELD = re.compile(r"[A-Za-z_$][A-Za-z0-9_.$]*")
+
+
+def _literal(value: str) -> str:
+    if "\\" in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("filter value holds a backslash or a control character")
+    quote_char = "'" if '"' in value else '"'
+    if quote_char in value:
+        raise ValueError("filter value holds both quote characters")
+    return f"{quote_char}{value}{quote_char}"
+
+
+def filter_any(field: str, values: Sequence[str]) -> str:
+    """``any(field,["a","b"])``: one Get Profiles request finds up to 100 profiles (spec:
+    "`email`: `any`, `equals`"). Values that cannot be quoted safely raise ValueError."""
+    if not _FILTER_FIELD.fullmatch(field):
+        raise ValueError(f"not a filter field name: {field!r}")
+    return f"any({field},[{','.join(_literal(v) for v in values)}])"
 
 
 def filter_equals(field: str, value: str) -> str:
@@ -76,7 +94,8 @@ def profile_attributes(person: Person, *, with_traits: bool, anonymous: bool = T
 
 
 def event_properties(event: OutboundEvent) -> dict[str, Any]:
-    props = {k: v for k, v in event.properties.items() if k != "$value"}
+    seeded = mapping.seeded_properties(event.type, event.properties)
+    props = {k: v for k, v in seeded.items() if k != "$value"}
     items = mapping.line_items(event.properties)
     if items:
         props["ItemNames"] = [str(i.get("ProductName", "")) for i in items if i.get("ProductName")]
@@ -91,14 +110,24 @@ def event_properties(event: OutboundEvent) -> dict[str, Any]:
 
 
 def event_attributes(
-    *, name: str, properties: dict[str, Any], time: str, unique_id: str, value: float | None, currency: Any
+    *,
+    name: str,
+    properties: dict[str, Any],
+    time: str,
+    unique_id: str,
+    value: float | None,
+    currency: Any,
+    backfill: bool = False,
 ) -> dict[str, Any]:
+    """One event's attributes; ``backfill: true`` records history without triggering flows (spec)."""
     attrs: dict[str, Any] = {
         "properties": properties,
         "time": time,
         "unique_id": unique_id,
         "metric": {"data": {"type": "metric", "attributes": {"name": name}}},
     }
+    if backfill:
+        attrs["backfill"] = True
     if value is not None:
         attrs["value"] = value
         if isinstance(currency, str) and currency:
@@ -107,13 +136,17 @@ def event_attributes(
 
 
 def main_event_attributes(event: OutboundEvent, config: ClientConfig) -> dict[str, Any]:
+    """A Placed Order's unique_id is the order id (``mapping.ORDER_ID_PROPERTY``): Klaviyo keeps
+    one per profile and metric, so every report of one order is one Placed Order."""
+    properties = event_properties(event)
     return event_attributes(
         name=mapping.metric_name(event.type, overrides=config.name_overrides, suffix=config.metric_suffix),
-        properties=event_properties(event),
+        properties=properties,
         time=klaviyo_time(event.timestamp),
-        unique_id=event.event_id,
-        value=mapping.event_value(event.type, event.properties),
+        unique_id=mapping.order_id(event.type, event.properties) or event.event_id,
+        value=mapping.event_value(event.type, mapping.seeded_properties(event.type, event.properties)),
         currency=event.properties.get("Currency"),
+        backfill=event.backfill,
     )
 
 
@@ -121,15 +154,14 @@ def ordered_product_attributes(event: OutboundEvent, config: ClientConfig) -> li
     """One "Ordered Product" per line item of a Placed Order; unique_id = order id + line item id."""
     if event.type != EventType.PURCHASE:
         return []
-    order_id = str(event.properties.get("OrderID") or event.event_id)
+    order_id = mapping.order_id(event.type, event.properties) or event.event_id
     name = mapping.metric_name(mapping.ORDERED_PRODUCT, overrides=config.name_overrides, suffix=config.metric_suffix)
     out = []
     for index, item in enumerate(mapping.line_items(event.properties)):
         line_id = str(item.get("LineItemID") or item.get("VariantID") or index)
         unique_id = f"{order_id}:{line_id}"
-        price, qty = mapping.to_number(item.get("Price")), mapping.to_number(item.get("Quantity"))
-        value = round(price * (qty if qty is not None else 1), 2) if price is not None else None
-        props = {**item, "OrderID": order_id, "$event_id": unique_id}
+        value = mapping.line_value(item)  # the final line price, after discounts
+        props = {**item, mapping.ORDER_ID_PROPERTY: order_id, "$event_id": unique_id}
         currency = event.properties.get("Currency")
         out.append(
             event_attributes(
@@ -139,6 +171,7 @@ def ordered_product_attributes(event: OutboundEvent, config: ClientConfig) -> li
                 unique_id=unique_id,
                 value=value,
                 currency=currency,
+                backfill=event.backfill,
             )
         )
     return out
@@ -146,14 +179,21 @@ def ordered_product_attributes(event: OutboundEvent, config: ClientConfig) -> li
 
 def event_bodies(event: OutboundEvent, config: ClientConfig) -> list[dict[str, Any]]:
     """Bodies for POST /api/events (EventCreateQueryV2): the event, then any Ordered Product events."""
-    profile = {
-        "data": {
-            "type": "profile",
-            "attributes": profile_attributes(event.person, with_traits=config.profile_sync == "create_update"),
-        }
-    }
+    profile = {"data": event_profile(event.person, config)}
     attrs = [main_event_attributes(event, config), *ordered_product_attributes(event, config)]
     return [{"data": {"type": "event", "attributes": {**a, "profile": profile}}} for a in attrs]
+
+
+def event_profile(person: Person, config: ClientConfig) -> dict[str, Any]:
+    """The event's profile: traits only in create-and-update; "off" sends identifiers alone.
+    With the profile's Klaviyo id (update only looked it up) the event attaches to it."""
+    data: dict[str, Any] = {
+        "type": "profile",
+        "attributes": profile_attributes(person, with_traits=config.profile_sync == "create_update"),
+    }
+    if person.remote_id and is_platform_id(person.remote_id):
+        data["id"] = person.remote_id
+    return data
 
 
 def profile_import_body(person: Person, *, profile_id: str = "") -> dict[str, Any]:
@@ -172,10 +212,10 @@ def list_add_body(profile_id: str) -> dict[str, Any]:
 
 def bulk_job_body(events: Sequence[OutboundEvent], config: ClientConfig) -> dict[str, Any]:
     """EventsBulkCreateJob: one entry per person, each with that person's events."""
-    with_traits = config.profile_sync == "create_update"
     groups: dict[str, tuple[Person, list[dict[str, Any]]]] = {}
     for event in events:
-        key = event.person.digest() + event.person.anonymous_id + event.person.kx
+        person = event.person
+        key = "|".join((person.digest(), person.anonymous_id, person.kx, person.external_id, person.remote_id))
         _, entries = groups.setdefault(key, (event.person, []))
         for attrs in (main_event_attributes(event, config), *ordered_product_attributes(event, config)):
             entries.append({"type": "event", "attributes": attrs})
@@ -183,15 +223,29 @@ def bulk_job_body(events: Sequence[OutboundEvent], config: ClientConfig) -> dict
         {
             "type": "event-bulk-create",
             "attributes": {
-                "profile": {
-                    "data": {"type": "profile", "attributes": profile_attributes(person, with_traits=with_traits)}
-                },
+                "profile": {"data": event_profile(person, config)},
                 "events": {"data": entries},
             },
         }
         for person, entries in groups.values()
     ]
     return {"data": {"type": "event-bulk-create-job", "attributes": {"events-bulk-create": {"data": data}}}}
+
+
+def profile_lookup_key(person: Person) -> str:
+    """How a person is looked up on Klaviyo: ``field:value`` (email, else phone, else external id)."""
+    for field, value in (("email", person.email), ("phone_number", person.phone), ("external_id", person.external_id)):
+        if value:
+            return f"{field}:{value}"
+    return ""
+
+
+def _quotable(value: str) -> bool:
+    try:
+        _literal(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _data_id(document: Any) -> str:
@@ -218,7 +272,57 @@ class KlaviyoClient(DestinationClient):
         }
 
     def can_deliver(self, event: OutboundEvent) -> bool:
-        return event.person.identified or bool(event.person.kx)
+        person = event.person
+        return person.identified or bool(person.kx or person.external_id)
+
+    def needs_existing(self, person: Person) -> bool:
+        """Update only: an event creates the profile it names, so it is sent only for profiles
+        Klaviyo already has (looked up first, in batches, and remembered)."""
+        return self.config.profile_sync == "update_only"
+
+    def lookup_key(self, person: Person) -> str:
+        return profile_lookup_key(person)
+
+    def find_existing(self, persons: Sequence[Person], send: Transport) -> tuple[StepOutcome, dict[str, str]]:
+        """Klaviyo ids of the persons Klaviyo has, by ``lookup_key``: Get Profiles with
+        ``any(field,[...])``, 100 values a request (the page size)."""
+        by_field: dict[str, list[str]] = {}
+        for person in persons:
+            key = profile_lookup_key(person)
+            field, value = key.split(":", 1) if key else ("", "")
+            if field and value not in by_field.setdefault(field, []):
+                by_field[field].append(value)
+        found: dict[str, str] = {}
+        outcome = StepOutcome(Verdict.SUCCESS)
+        for field, values in by_field.items():
+            for start in range(0, len(values), 100):
+                chunk = [v for v in values[start : start + 100] if _quotable(v)]
+                if not chunk:
+                    continue
+                outcome = self._find_chunk(field, chunk, send, found)
+                if not outcome.ok:
+                    return outcome, found
+        return outcome, found
+
+    def _find_chunk(self, field: str, values: list[str], send: Transport, found: dict[str, str]) -> StepOutcome:
+        request = HttpRequest(
+            step="profile-find",
+            method="GET",
+            url=self.url("/api/profiles"),
+            headers={k: v for k, v in self.headers().items() if k != "content-type"},
+            params={"filter": filter_any(field, values), "page[size]": "100"},
+        )
+        outcome = outcome_of(request, send(request))
+        if outcome.ok and outcome.result and outcome.result.dry_run:
+            found.update({f"{field}:{v}": "" for v in values})  # dry run: assume they exist
+        elif outcome.ok and outcome.result:
+            wanted = {v.lower() if field == "email" else v: v for v in values}
+            for item in (outcome.result.json() or {}).get("data") or []:
+                value = str(((item or {}).get("attributes") or {}).get(field) or "")
+                value = value.lower() if field == "email" else value
+                if value in wanted and is_platform_id(str(item.get("id", ""))):
+                    found[f"{field}:{wanted[value]}"] = str(item["id"])
+        return outcome
 
     def should_sync_profile(self, person: Person) -> bool:
         """A separate profile-import only when the events cannot do it themselves.
@@ -250,10 +354,14 @@ class KlaviyoClient(DestinationClient):
             synced = self.sync_profile(event.person, send)
             if not synced.ok:
                 return synced
+        notes: list[str] = []
         for request in self.event_requests(event):
-            outcome = outcome_of(request, send(request))
+            outcome = send_forgiving(request, send)
+            notes += outcome.notes
             if not outcome.ok:
+                outcome.notes = notes
                 return outcome.carrying(synced)
+        synced.notes = synced.notes + notes
         return synced
 
     def bulk_requests(self, events: Sequence[OutboundEvent]) -> list[HttpRequest]:
@@ -262,7 +370,7 @@ class KlaviyoClient(DestinationClient):
     def deliver_bulk(self, events: Sequence[OutboundEvent], send: Transport) -> StepOutcome:
         outcome = StepOutcome(Verdict.SUCCESS)
         for request in self.bulk_requests(events):
-            outcome = outcome_of(request, send(request))
+            outcome = send_forgiving(request, send)  # one bad entry fails the job: drop its field once
             if not outcome.ok:
                 return outcome
         return outcome
@@ -285,13 +393,13 @@ class KlaviyoClient(DestinationClient):
         return outcome, (data[0].get("id", "") if isinstance(data, list) and data else "")
 
     def sync_profile(self, person: Person, send: Transport) -> StepOutcome:
-        profile_id = ""
-        if self.config.profile_sync == "update_only":
+        profile_id = person.remote_id
+        if self.config.profile_sync == "update_only" and not profile_id:
             found, profile_id = self.find_profile_id(person, send)
             if not found.ok or (not profile_id and not found.result.dry_run):
                 return found if not found.ok else StepOutcome(Verdict.SUCCESS)
         request = self.post("profile", "/api/profile-import", profile_import_body(person, profile_id=profile_id))
-        outcome = outcome_of(request, send(request))
+        outcome = send_forgiving(request, send)
         if not outcome.ok:
             return outcome
         remote_id = DRY_RUN_PROFILE_ID if outcome.result.dry_run else _data_id(outcome.result.json())
@@ -303,7 +411,9 @@ class KlaviyoClient(DestinationClient):
             listed = outcome_of(add, send(add))
             if not listed.ok:
                 return listed
-        return StepOutcome(Verdict.SUCCESS, outcome.result, remote_profile_id=remote_id, profile_synced=True)
+        done = StepOutcome(Verdict.SUCCESS, outcome.result, remote_profile_id=remote_id, profile_synced=True)
+        done.notes = outcome.notes
+        return done
 
     # --- Test (read-only) and erasure ----------------------------------------------
     def get(self, step: str, path: str, params: dict[str, str] | None = None) -> HttpRequest:

@@ -21,7 +21,8 @@ from destinations import ratelimit
 from destinations.clients.base import DestinationClient, OutboundEvent, StepOutcome
 from destinations.models import Delivery, DeliveryStatus, Destination
 from destinations.retry import RetryPolicy, Verdict, parse_retry_after
-from destinations.services.outbound import client_for, outbound_event
+from destinations.services.existence import check_existing
+from destinations.services.outbound import client_for, outbound_event, phone_region
 from destinations.services.recording import record_outcomes
 from destinations.services.scheduling import queue_delivery
 from destinations.services.transport import Recorder, get_executor
@@ -49,6 +50,8 @@ class Plan:
     outcome: StepOutcome | None = None
     sync: StepOutcome | None = None
     records: list[dict[str, Any]] = field(default_factory=list)
+    found_remote_id: str = ""  # the platform's id, learnt from an existence look-up
+    hold_reason: str = ""
 
 
 def _due(now: datetime) -> Q:
@@ -86,7 +89,11 @@ def claim_deliveries(
             status=DeliveryStatus.SENDING, leased_until=lease, lease_token=token
         )
     rows = Delivery.objects.filter(lease_token=token, status=DeliveryStatus.SENDING)
-    return list(rows.select_related("event__profile", "destination").defer("event__raw").order_by("id"))
+    return list(
+        rows.select_related("event__profile", "event__merchant", "destination__merchant")
+        .defer("event__raw")
+        .order_by("id")
+    )
 
 
 def deliver_pending(
@@ -156,15 +163,17 @@ def _plans(destination: Destination, client: DestinationClient, deliveries: Sequ
     from destinations.models import SyncedProfile
 
     profile_ids = {d.event.profile_id for d in deliveries if d.event.profile_id}
-    synced = dict(
-        SyncedProfile.objects.filter(destination=destination, profile_id__in=profile_ids).values_list(
-            "profile_id", "digest"
-        )
-    )
+    rows = SyncedProfile.objects.filter(destination=destination, profile_id__in=profile_ids)
+    synced, remote_ids = {}, {}
+    for profile_id, digest, remote_id in rows.values_list("profile_id", "digest", "remote_id"):
+        synced[profile_id] = digest
+        if remote_id:
+            remote_ids[profile_id] = remote_id
+    region = phone_region(destination.merchant)
     seen: set[int] = set()
     plans = []
     for delivery in deliveries:
-        event = outbound_event(delivery.event)
+        event = outbound_event(delivery.event, backfill=delivery.backfill, region=region)
         person = event.person
         sync = bool(
             person.profile_id
@@ -177,6 +186,7 @@ def _plans(destination: Destination, client: DestinationClient, deliveries: Sequ
         plan = Plan(delivery, event, sync, cost=client.estimate_requests(event, sync_profile=sync))
         plan.held = not client.can_deliver(event)
         plans.append(plan)
+    check_existing(destination, client, plans, remote_ids)
     return plans
 
 
@@ -184,7 +194,7 @@ def send_batch(destination: Destination, deliveries: Sequence[Delivery], *, dead
     """Send one destination's claimed deliveries and record the outcomes."""
     client = client_for(destination)
     plans = _plans(destination, client, deliveries)
-    ready = [p for p in plans if not p.held]
+    ready = [p for p in plans if not p.held and p.outcome is None]  # a failed look-up already has one
     key = ratelimit.bucket_key(destination.api_key, "default")
     if client.supports_bulk and len(ready) >= settings.DELIVERY_BULK_THRESHOLD:
         _run_bulk(client, ready, destination=destination, deadline=deadline)

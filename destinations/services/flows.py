@@ -16,8 +16,9 @@ from typing import Any
 from django.utils import timezone
 
 from config.errors import ApplicationError
+from config.queue import enqueue_on_commit
 from destinations import mapping
-from destinations.clients.base import HttpRequest
+from destinations.clients.base import FeatureCheck, HttpRequest, check_feature, outcome_of, probe_key
 from destinations.clients.klaviyo import KlaviyoClient, klaviyo_time
 from destinations.clients.klaviyo_flows import (
     DRY_RUN_METRIC_ID,
@@ -41,9 +42,13 @@ from destinations.clients.klaviyo_flows import (
 )
 from destinations.clients.klaviyo_flows_api import FlowsApiError, KlaviyoFlowsApi
 from destinations.models import BackupFlow, Destination, DestinationKind
+from destinations.services.operations import scope_summary
 from destinations.services.outbound import client_for
 from destinations.services.transport import Recorder
 from events.models import EventType
+
+FLOW_FEATURES = ("flows", "metrics", "reports")  # of the destination Test's per-feature scope check
+WRITE_SCOPES_NOTE = "Creating also needs templates:write (and events:write for a missing metric)."
 
 
 class FlowProvisioningError(ApplicationError):
@@ -98,17 +103,43 @@ def flow_name(destination: Destination, spec: FlowSpec) -> str:
 def provision_backup_flows(
     destination: Destination, *, dry_run: bool = False, clone_native: bool = False
 ) -> ProvisionReport:
-    """Create the three backup flows that do not exist yet; report on the ones that do."""
+    """Create the three backup flows that do not exist yet; report on the ones that do.
+
+    A destination in dry-run mode (requests recorded, never sent) only ever gets a plan.
+    """
+    dry_run = dry_run or destination.dry_run
     api = _api(destination, dry_run=dry_run)
     report = ProvisionReport(str(destination), dry_run)
+    if destination.dry_run:
+        report.notes.append("The destination is in dry-run mode: nothing was created, here is the plan.")
+    checks = check_flow_scopes(api)
+    if any(c.status == "missing" for c in checks):
+        report.lines.append(FlowLine("", "", "failed", scope_summary([c for c in checks if c.status == "missing"])))
+        return report
+    verdicts = ", ".join(f"{c.name} {c.status}" for c in checks)
+    report.notes.append(f"Scopes: {verdicts}. {scope_summary(checks)} {WRITE_SCOPES_NOTE}".replace("  ", " "))
     try:
         found = _discover(api, destination, report, dry_run=dry_run)
-        for spec in SPECS.values():
-            report.lines.append(_provision_one(api, destination, spec, found, clone_native=clone_native))
     except FlowsApiError as exc:
         report.lines.append(FlowLine("", "", "failed", str(exc)))
+        return report
+    for spec in SPECS.values():
+        try:
+            report.lines.append(_provision_one(api, destination, spec, found, clone_native=clone_native))
+        except FlowsApiError as exc:  # this flow failed; the others are still tried
+            report.lines.append(FlowLine(spec.kind, flow_name(destination, spec), "failed", str(exc)))
     report.planned = list(api.planned)
     return report
+
+
+def check_flow_scopes(api: KlaviyoFlowsApi) -> list[FeatureCheck]:
+    """The destination Test's scope probes for the features backup flows use (reads only)."""
+    features = [f for f in api.client.features() if f.name in FLOW_FEATURES]
+    results = {}
+    for feature in features:
+        for _, request in feature.probes:
+            results.setdefault(probe_key(request), outcome_of(request, api.read(request)))
+    return [check_feature(f, results, denied=api.client.scope_denied) for f in features]
 
 
 def _discover(api: KlaviyoFlowsApi, destination: Destination, report: ProvisionReport, *, dry_run: bool) -> Discovery:
@@ -298,3 +329,20 @@ def _conversion_metric_id(api: KlaviyoFlowsApi, destination: Destination) -> str
     if not metric_id:
         raise FlowProvisioningError("No Placed Order metric in this Klaviyo account to count conversions with.")
     return metric_id
+
+
+def schedule_backup_flow_reports() -> int:
+    """The daily refresh: one task per enabled Klaviyo destination that has backup flows.
+
+    One flow-values query per destination a day (each Klaviyo account allows 225 a day).
+    """
+    ids = list(
+        BackupFlow.objects.exclude(remote_flow_id="")
+        .filter(destination__enabled=True, destination__kind=DestinationKind.KLAVIYO)
+        .values_list("destination_id", flat=True)
+        .distinct()
+        .order_by("destination_id")
+    )
+    for destination_id in ids:
+        enqueue_on_commit("destinations.tasks.refresh_backup_flow_reports", destination_id)
+    return len(ids)

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
 from django.conf import settings
 
+from destinations import mapping
 from destinations.clients import ClientConfig, DestinationClient, client_class
 from destinations.clients.base import OutboundEvent, Person
 from destinations.models import Destination
 from events.models import Event
+from events.untrusted import MARKUP, strip_unsafe_urls
 
 STANDARD_TRAITS = ("first_name", "last_name", "phone", "city", "region", "country", "zip")
 _NAMESPACE = uuid.UUID("6f1b2e4c-8a57-4c1e-9a55-2f3d7c0b9e11")
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+    """A trimmed string; one holding markup is dropped (whatever stored it, it is never forwarded)."""
+    text = "" if value is None else str(value).strip()
+    return "" if MARKUP.search(text) else text
+
+
+def _forwarded_custom(event: Event, traits: dict[str, Any]) -> dict[str, Any]:
+    """Custom traits the merchant enabled (Merchant.forwarded_traits); the rest stay with us."""
+    enabled = getattr(event.merchant, "forwarded_traits", None) or []
+    return strip_unsafe_urls({k: traits[k] for k in enabled if k in traits and k not in STANDARD_TRAITS})
 
 
 def person_of(event: Event) -> Person:
@@ -33,14 +44,13 @@ def person_of(event: Event) -> Person:
             value = value or _text(fallback)
         return value
 
-    custom = {k: v for k, v in {**traits, **profile_traits}.items() if k not in STANDARD_TRAITS}
     profile_props = getattr(profile, "properties", None)
-    if isinstance(profile_props, dict):
-        custom.update(profile_props)
+    profile_props = profile_props if isinstance(profile_props, dict) else {}
+    custom = _forwarded_custom(event, {**traits, **profile_traits, **profile_props})
     return Person(
         email=pick("email", ids.get("email")).lower(),
         phone=pick("phone", ids.get("phone"), traits.get("phone")),
-        external_id=_text(ids.get("external_id")),
+        external_id=_text(ids.get("shopify_customer_id")) or _text(ids.get("external_id")),
         anonymous_id=_text(event.anonymous_id),
         kx=_text(ids.get("kx")),
         first_name=pick("first_name", traits.get("first_name")),
@@ -54,15 +64,32 @@ def person_of(event: Event) -> Person:
     )
 
 
-def outbound_event(event: Event) -> OutboundEvent:
+def phone_region(merchant: Any) -> str:
+    """The merchant's default phone region (numbers typed without +), else the site default."""
+    region = getattr(merchant, "phone_region", "") if merchant is not None else ""
+    return (region or settings.IDENTITY_DEFAULT_PHONE_REGION or "US").upper()
+
+
+def outbound_event(event: Event, *, backfill: bool = False, region: str = "") -> OutboundEvent:
+    """The event as the payload builders see it; a phone that is no valid number is dropped
+    (and noted) here, so an invalid phone never costs the event (Klaviyo 400s the request)."""
+    person, notes = person_of(event), []
+    if person.phone:
+        phone = mapping.e164(person.phone, region=region or phone_region(None))
+        if phone is None:
+            notes.append(f"dropped invalid phone {person.phone[:32]!r}")
+        person = dataclasses.replace(person, phone=phone or "")
+    context = dict(event.context or {})
     return OutboundEvent(
         event_id=event.event_id,
         type=event.type,
         source=event.source,
         timestamp=event.timestamp,
-        person=person_of(event),
-        properties=dict(event.properties or {}),
-        context=dict(event.context or {}),
+        person=person,
+        properties=strip_unsafe_urls(dict(event.properties or {})),
+        context=strip_unsafe_urls(context),
+        backfill=backfill or bool(context.get("backfill")),
+        notes=tuple(notes),
     )
 
 

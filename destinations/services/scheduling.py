@@ -11,8 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.queue import enqueue_on_commit, enqueue_once_on_commit, task_started
+from destinations import mapping
 from destinations.models import Delivery, DeliveryStatus, Destination
-from destinations.services.outbound import client_for, idempotency_key, outbound_event
+from destinations.services.outbound import client_for, idempotency_key, outbound_event, phone_region
 from events.models import Event, EventSource
 
 
@@ -44,21 +45,24 @@ def _forwards(destination: Destination, event: Event, reidentified: bool) -> boo
     )
 
 
-def _new_delivery(event: Event, destination: Destination, *, deliverable: bool, reidentified: bool) -> Delivery:
+def _new_delivery(
+    event: Event, destination: Destination, *, deliverable: bool, reidentified: bool, backfill: bool = False
+) -> Delivery:
+    """The Idempotency-Key follows the fact, not the report: every report of one order shares it."""
+    fact = mapping.dedupe_id(event.type, event.properties or {}, event.event_id)
     return Delivery(
         event=event,
         destination=destination,
         status=DeliveryStatus.PENDING if deliverable else DeliveryStatus.HELD,
         next_attempt_at=timezone.now(),
         reidentified=reidentified,
-        idempotency_key=idempotency_key(
-            merchant_id=event.merchant_id, event_id=event.event_id, destination_id=destination.pk
-        ),
+        backfill=backfill,
+        idempotency_key=idempotency_key(merchant_id=event.merchant_id, event_id=fact, destination_id=destination.pk),
     )
 
 
 def plan_deliveries(
-    events: Sequence[Event], destinations: Sequence[Destination], *, reidentified: bool
+    events: Sequence[Event], destinations: Sequence[Destination], *, reidentified: bool, backfill: bool = False
 ) -> tuple[list[Delivery], list[int]]:
     """New Delivery rows to create, and ids of held rows that can now be released."""
     rows = Delivery.objects.filter(event__in=events, destination__in=destinations)
@@ -66,16 +70,21 @@ def plan_deliveries(
         (e, d): (pk, status) for e, d, pk, status in rows.values_list("event_id", "destination_id", "id", "status")
     }
     clients = {d.pk: client_for(d) for d in destinations}
+    regions = {d.merchant_id: phone_region(d.merchant) for d in destinations}
     create, release = [], []
     for event in events:
-        outbound = outbound_event(event)
+        outbound = outbound_event(event, region=regions.get(event.merchant_id, ""))
         for destination in destinations:
             if destination.merchant_id != event.merchant_id or not _forwards(destination, event, reidentified):
                 continue
             deliverable = clients[destination.pk].can_deliver(outbound)
             found = existing.get((event.pk, destination.pk))
             if found is None:
-                create.append(_new_delivery(event, destination, deliverable=deliverable, reidentified=reidentified))
+                create.append(
+                    _new_delivery(
+                        event, destination, deliverable=deliverable, reidentified=reidentified, backfill=backfill
+                    )
+                )
             elif found[1] == DeliveryStatus.HELD and deliverable:
                 release.append(found[0])
     return create, release
@@ -137,7 +146,9 @@ def schedule_deliveries(*, events: list[Event], reidentified: bool = False) -> N
         return
     by_merchant: dict[int, list[Destination]] = defaultdict(list)
     merchant_ids = {e.merchant_id for e in events}
-    for destination in Destination.objects.filter(merchant_id__in=merchant_ids, enabled=True):
+    for destination in Destination.objects.filter(merchant_id__in=merchant_ids, enabled=True).select_related(
+        "merchant"
+    ):
         by_merchant[destination.merchant_id].append(destination)
     destinations = [d for ds in by_merchant.values() for d in ds]
     if not destinations:
@@ -147,9 +158,16 @@ def schedule_deliveries(*, events: list[Event], reidentified: bool = False) -> N
 
 
 def backfill_destination(destination: Destination, *, days: int) -> int:
-    """Schedule the last ``days`` of stored events (idempotent: existing rows and unique ids)."""
+    """Schedule the last ``days`` of stored events (idempotent: existing rows and unique ids).
+
+    The rows are marked ``backfill``: Klaviyo records them with ``backfill: true`` (no flow
+    fires on week-old carts); Loops has no such flag and every ``events/send`` can start a
+    workflow, so a backfill to Loops only updates contacts (see LoopsClient.deliver).
+    """
     since = timezone.now() - timedelta(days=days)
-    events = Event.objects.filter(merchant_id=destination.merchant_id, timestamp__gte=since).select_related("profile")
+    events = Event.objects.filter(merchant_id=destination.merchant_id, timestamp__gte=since).select_related(
+        "profile", "merchant"
+    )
     created = 0
     batch: list[Event] = []
     for event in events.order_by("id").iterator(chunk_size=1000):
@@ -163,9 +181,11 @@ def backfill_destination(destination: Destination, *, days: int) -> int:
 
 
 def _backfill_batch(events: list[Event], destination: Destination) -> int:
-    create, release = plan_deliveries(events, [destination], reidentified=False)
+    create, release = plan_deliveries(events, [destination], reidentified=False, backfill=True)
     with transaction.atomic():
         Delivery.objects.bulk_create(create, ignore_conflicts=True, batch_size=500)
-        Delivery.objects.filter(id__in=release).update(status=DeliveryStatus.PENDING, next_attempt_at=timezone.now())
+        Delivery.objects.filter(id__in=release).update(
+            status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), backfill=True
+        )
         enqueue_on_commit("destinations.tasks.deliver_destination", destination.pk)
     return len(create)

@@ -45,11 +45,13 @@ def get_executor() -> ThreadPoolExecutor:
         return _shared["executor"]
 
 
-def error_kind_for(status_code: int | None) -> str:
+def error_kind_for(status_code: int | None, content_type: str = "") -> str:
     if status_code is None or 200 <= status_code < 300:
         return ErrorKind.NONE
     if status_code == 429:
         return ErrorKind.RATE_LIMITED
+    if status_code == 403 and "html" in content_type.lower():  # Cloudflare's edge, retried
+        return ErrorKind.SERVER
     if status_code in (401, 403):
         return ErrorKind.AUTH
     if status_code >= 500 or status_code == 408:
@@ -110,7 +112,7 @@ class Recorder:
             body=response.text,
             headers={k.lower(): v for k, v in response.headers.items()},
             duration_ms=int((time.monotonic() - started) * 1000),
-            error_kind=error_kind_for(response.status_code),
+            error_kind=error_kind_for(response.status_code, response.headers.get("content-type", "")),
         )
 
     @staticmethod

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
-from events.models import Event, Identification, Merchant
+from events.models import VERIFIED_SOURCES, Event, Identification, Merchant
 from identity import policy
 from identity.models import Identifier, Profile, ProfileMerge
 from identity.policy import Key, Owner, ProfileView
@@ -55,6 +55,9 @@ class BatchResolver:
     merged_into: dict[int, int] = field(default_factory=dict)
     merges: list[tuple[int, int, Key]] = field(default_factory=list)
     next_temp: int = -1
+    new_budget: int | None = None  # new anonymous profiles this batch may still create (None: no ceiling)
+    created_anonymous: int = 0
+    over_budget: int = 0
 
     # --- loading -------------------------------------------------------------
 
@@ -101,6 +104,9 @@ class BatchResolver:
         decision = policy.decide(
             item.keys, self.owners, self.views, at=event.timestamp, click_window=window, limits=limits
         )
+        if decision.target is None and not self._may_create(item.keys):
+            self.over_budget += 1  # the event stays anonymous, without a profile; nothing else is lost
+            return
         for pid, reason in decision.refused:
             logger.info("identity merge refused", extra={"profile": pid, "reason": reason, "event": event.pk})
         for key in decision.dropped:
@@ -118,6 +124,16 @@ class BatchResolver:
         owned = [k for k in item.keys if k in self.owners and self.owners[k].profile == target]
         self._apply_traits(target, event, owned)
         item.profile, item.linked_by = target, decision.linked_by
+
+    def _may_create(self, keys: list[Key]) -> bool:
+        """A new profile within the merchant's hourly ceiling (one with an email or phone always is)."""
+        if self.new_budget is None or policy.is_native(keys):
+            return True
+        if self.new_budget <= 0:
+            return False
+        self.new_budget -= 1
+        self.created_anonymous += 1
+        return True
 
     def _new_profile(self) -> int:
         temp, self.next_temp = self.next_temp, self.next_temp - 1
@@ -137,7 +153,10 @@ class BatchResolver:
         traits, winner.trait_times = policy.merge_trait_sets(
             ({**winner.traits, "$email": winner.email, "$phone": winner.phone}, winner.trait_times),
             ({**other.traits, "$email": other.email, "$phone": other.phone}, other.trait_times),
+            into_locked=winner.verified_traits,
+            other_locked=other.verified_traits,
         )
+        winner.verified_traits = sorted({*winner.verified_traits, *other.verified_traits})
         winner.email, winner.phone = traits.pop("$email", "") or "", traits.pop("$phone", "") or ""
         winner.traits = traits
         self.had_contact[target] = self.had_contact[target] and self.had_contact[loser]
@@ -172,7 +191,12 @@ class BatchResolver:
             if key.type in policy.CONTACT_TYPES:
                 incoming[f"${key.type}"] = key.value
         traits = {**profile.traits, "$email": profile.email, "$phone": profile.phone}
-        traits, profile.trait_times = policy.merge_traits(traits, profile.trait_times, incoming, event.timestamp)
+        verified = event.source in VERIFIED_SOURCES
+        traits, profile.trait_times = policy.merge_traits(
+            traits, profile.trait_times, incoming, event.timestamp, verified=verified, locked=profile.verified_traits
+        )
+        if verified:
+            profile.verified_traits = sorted({*profile.verified_traits, *policy.set_trait_keys(incoming)})
         profile.email, profile.phone = traits.pop("$email", "") or "", traits.pop("$phone", "") or ""
         profile.traits = traits
 
@@ -197,7 +221,8 @@ class BatchResolver:
         ]
         for profile in changed:
             profile.updated_at = now
-        bulk_set(Profile, changed, ["email", "phone", "traits", "trait_times", "reidentified_at", "updated_at"])
+        fields = ["email", "phone", "traits", "trait_times", "verified_traits", "reidentified_at", "updated_at"]
+        bulk_set(Profile, changed, fields)
         return reidentified
 
     def _create_profiles(self, now: datetime) -> dict[int, int]:
@@ -292,7 +317,14 @@ class BatchResolver:
 
 
 def _profile_state(profile: Profile) -> tuple:
-    return (profile.email, profile.phone, profile.traits, profile.trait_times, profile.reidentified_at)
+    return (
+        profile.email,
+        profile.phone,
+        profile.traits,
+        profile.trait_times,
+        list(profile.verified_traits),
+        profile.reidentified_at,
+    )
 
 
 def _identifier_changed(original: tuple[int, datetime], row: Identifier) -> bool:

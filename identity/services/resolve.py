@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from events.models import Event
+from events.models import AlertKind, Event, Merchant
+from events.services import raise_alert
 from identity.services.resolution import BatchResolver, StaleGraphError, assignments
 
 logger = logging.getLogger(__name__)
@@ -63,10 +65,50 @@ def _retryable(exc: Exception) -> bool:
 def _resolve_batch(events: list[Event]) -> list[Event]:
     merchant = events[0].merchant
     items = assignments(events, merchant=merchant)
-    resolver = BatchResolver(merchant=merchant)
+    resolver = BatchResolver(merchant=merchant, new_budget=_profile_budget(merchant))
     resolver.load({key for item in items for key in item.keys})
     window = timedelta(days=settings.IDENTITY_CLICK_ID_WINDOW_DAYS)
     limits = dict(settings.IDENTITY_IDENTIFIER_LIMITS)
     for item in items:
         resolver.resolve(item, window=window, limits=limits)
-    return resolver.flush(items, now=timezone.now())
+    reidentified = resolver.flush(items, now=timezone.now())
+    _spend_profile_budget(merchant, created=resolver.created_anonymous, refused=resolver.over_budget)
+    return reidentified
+
+
+# --- The ceiling on new anonymous profiles (IDENTITY_MAX_NEW_PROFILES_PER_HOUR) --------------
+
+
+def _budget_key(merchant: Merchant) -> str:
+    return f"identity:new-profiles:{merchant.pk}:{int(timezone.now().timestamp() // 3600)}"
+
+
+def _profile_budget(merchant: Merchant) -> int | None:
+    """New anonymous profiles the merchant may still get this hour (None: no ceiling, or no cache)."""
+    ceiling = settings.IDENTITY_MAX_NEW_PROFILES_PER_HOUR
+    if ceiling <= 0:
+        return None
+    try:
+        return max(0, ceiling - int(cache.get(_budget_key(merchant)) or 0))
+    except Exception:  # a cache outage must not stop processing: no ceiling meanwhile
+        logger.warning("profile ceiling cache unavailable", exc_info=True)
+        return None
+
+
+def _spend_profile_budget(merchant: Merchant, *, created: int, refused: int) -> None:
+    if created:
+        key = _budget_key(merchant)
+        try:
+            if not cache.add(key, created, timeout=3600 + 60):
+                cache.incr(key, created)
+        except Exception:
+            logger.warning("profile ceiling cache unavailable", exc_info=True)
+    if refused:
+        raise_alert(
+            merchant.pk,
+            kind=AlertKind.PROFILE_CEILING,
+            message=f"More than {settings.IDENTITY_MAX_NEW_PROFILES_PER_HOUR} new anonymous profiles this hour: "
+            "further anonymous visitors are stored without a profile (their events are kept and delivered "
+            "as usual). A bot may be posting with the public write key.",
+            count=refused,
+        )

@@ -131,3 +131,13 @@ def test_merchant_dashboard_without_klaviyo_has_no_flow_table(admin_client):
     loops = DestinationFactory(kind="loops")
     page = admin_client.get(reverse("admin:events_merchant_change", args=[loops.merchant_id])).content.decode()
     assert "rc-backup-flows" not in page
+
+
+def test_flow_table_rows_take_two_queries_whatever_the_number_of_flows(double, django_assert_num_queries):
+    from destinations.selectors import list_backup_flow_rows
+
+    destination = _measured_destination(double)
+    with django_assert_num_queries(2):
+        rows = list_backup_flow_rows(destination.merchant)
+    assert [r.flow.kind for r in rows] == ["abandoned_cart", "abandoned_checkout", "browse_abandonment"]
+    assert [(r.resolved, r.native) for r in rows] == [(0, 0), (3, 4), (0, 0)]

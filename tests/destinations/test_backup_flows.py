@@ -177,8 +177,8 @@ def test_provision_backup_flows_creates_a_missing_metric_with_one_internal_event
     profile = double.klaviyo.profiles[seed]  # nobody to email: no email address, no phone number
     assert (profile.email, profile.phone_number) == (None, None)
     assert profile.external_id == f"recapture-internal-metric-seed-{destination.pk}"
-    assert all(e.properties["RecaptureInternal"] is True for e in events)
-    assert double.klaviyo.flows_fired() == []
+    assert all(e.properties["RecaptureInternal"] is True and e.backfill for e in events)
+    assert double.klaviyo.triggers == []  # recorded, but it triggers no flow
     assert [line.outcome for line in report.lines] == ["created", "created", "created"]
     assert any("was missing" in note for note in report.notes)
     assert any("No Received Email metric" in note for note in report.notes)
@@ -245,3 +245,65 @@ def test_refresh_backup_flow_reports_throttled_is_a_clear_error(double, destinat
 
     with pytest.raises(FlowProvisioningError, match="429"):
         refresh_backup_flow_reports(destination)
+
+
+def test_provision_backup_flows_stops_before_any_write_when_the_test_finds_a_missing_scope(double, destination):
+    double.klaviyo.scopes.discard("flows:read")  # a delivery-only key: "No access" to flows
+
+    report = provision_backup_flows(destination)
+
+    (line,) = report.lines
+    assert line.outcome == "failed"
+    assert "Missing scopes: flows (flows:read, flows:write); reports (flows:read)" in line.message
+    assert {r.method for r in double.klaviyo.log} == {"GET"} and double.flows == {}
+
+
+def test_provision_backup_flows_reports_the_scope_check(double, destination, shop_account):
+    report = provision_backup_flows(destination)
+    assert report.notes[0].startswith("Scopes: flows ok, metrics ok, reports ok.")
+    assert "flows:write" in report.notes[0]  # a write scope cannot be proven without writing
+
+
+def test_daily_schedule_refreshes_every_klaviyo_destination_with_backup_flows(
+    double, destination, shop_account, django_capture_on_commit_callbacks
+):
+    from destinations import tasks
+
+    provision_backup_flows(destination)
+    row = BackupFlow.objects.get(destination=destination, kind="abandoned_cart")
+    double.record_sends(row.remote_flow_id, recipients=7, conversions=2, value=90.0)
+    DestinationFactory(merchant=destination.merchant, kind="klaviyo")  # no backup flows: no report call
+
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        tasks.schedule_backup_flow_reports()  # Q_SYNC: the queued task runs on commit
+
+    assert len(queued) == 1
+
+    row.refresh_from_db()
+    assert (row.recipients, row.conversions, row.revenue) == (7, 2, Decimal("90.00"))
+    assert len(sent(double.klaviyo, "POST", "/api/flow-values-reports")) == 1
+
+
+def test_refresh_task_logs_a_refused_report_and_ignores_a_deleted_destination(
+    double, destination, shop_account, caplog
+):
+    from destinations import tasks
+
+    provision_backup_flows(destination)
+    double.klaviyo.scopes.discard("flows:read")
+
+    tasks.refresh_backup_flow_reports(destination.pk)  # no exception: the next day tries again
+    tasks.refresh_backup_flow_reports(999_999)
+
+    assert "backup flow report for destination" in caplog.text and "flows:read" in caplog.text
+
+
+def test_provision_backup_flows_on_a_dry_run_destination_only_plans(double, destination, shop_account):
+    destination.dry_run = True
+    destination.save(update_fields=["dry_run"])
+
+    report = provision_backup_flows(destination)
+
+    assert [line.outcome for line in report.lines] == ["planned"] * 3
+    assert created_flows(double) == {} and not BackupFlow.objects.exists()
+    assert any("dry-run mode" in note for note in report.notes)

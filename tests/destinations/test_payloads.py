@@ -56,7 +56,7 @@ def test_klaviyo_placed_order_body_exact():
                     "$event_id": "evt-1",
                 },
                 "time": "2026-11-20T12:00:00.000Z",
-                "unique_id": "evt-1",
+                "unique_id": "1001",  # changed by issue 13: the order id (was the event id)
                 "value": 59.5,
                 "value_currency": "EUR",
                 "metric": {"data": {"type": "metric", "attributes": {"name": "Placed Order - R"}}},

@@ -137,7 +137,7 @@ def test_schedule_deliveries_constant_queries(merchant, klaviyo, loops, django_a
     profile = ProfileFactory(merchant=merchant, email="ann@example.com")
     for i in range(60):
         make_event(merchant, profile=profile if i % 2 else None, event_id=f"q{i}")
-    events = list(Event.objects.select_related("profile"))
+    events = list(Event.objects.select_related("profile", "merchant"))  # as processing loads them
     with django_assert_max_num_queries(6):
         schedule_deliveries(events=events)
     assert Delivery.objects.count() == 120

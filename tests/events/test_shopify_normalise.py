@@ -95,6 +95,7 @@ def test_checkout_started_maps_email_traits_items_and_cart_value():
             "URL": "https://acme.com/products/linen-shirt",
             "VariantName": "Blue / M",
             "LineItemID": "b3c1d7e2",
+            "FinalLinePrice": 106.2,  # issue 13: the line after its 10 % discount (Ordered Product's value)
         },
         {
             "ProductName": "Canvas Tote",

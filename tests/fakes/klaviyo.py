@@ -30,6 +30,8 @@ deliberately strict and says "assumed".
   ``consent: SUBSCRIBED``.
 - 429 with Retry-After: "All API traffic will be subject to these rate limits, and will
   receive HTTP 429 errors" (Rate limits, status codes, and errors).
+- Event properties: "must not exceed 400 properties ... each string cannot be larger than
+  100 KB" (spec, EventCreateQueryV2 ``properties``): a 400 naming the property.
 - Bulk event jobs validate every entry; one bad entry fails the job (assumed strictness,
   as the issue asks: nothing of the job is recorded).
 - Bursts of Cloudflare HTML 403s (``Content-Type: text/html``, ``cf-mitigated:
@@ -299,8 +301,12 @@ class KlaviyoDouble(Double):
         value = attrs.get("value")
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise Invalid(400, "invalid", "'value' must be a number.", f"{pointer}/value")
-        if len(attrs.get("properties") or {}) > 400:
+        properties = attrs.get("properties") or {}
+        if len(properties) > 400:  # "must not exceed 400 properties" (spec)
             raise Invalid(400, "invalid", "Too many event properties (max 400).", f"{pointer}/properties")
+        for key, prop in properties.items():  # "each string cannot be larger than 100 KB" (spec)
+            if isinstance(prop, str) and len(prop.encode()) > 100_000:
+                raise Invalid(400, "invalid", "String is larger than 100 KB.", f"{pointer}/properties/{key}")
 
     def _record(self, attrs: dict[str, Any], profile_attrs: dict[str, Any], *, backfill: bool) -> None:
         profile = self._resolve_for_event(profile_attrs)
