@@ -11,7 +11,7 @@ def refresh_support_group(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("destinations", "0006_platform_erasure"),
+        ("destinations", "0009_forward_cancelled_refunded_orders"),
         ("events", "0003_support_group"),
     ]
 
