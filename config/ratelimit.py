@@ -7,8 +7,10 @@
   database cache they are ``cache.add`` + ``cache.incr``, a read-then-write, so concurrent
   requests may be under-counted slightly. Each process syncs its hits at most every
   INGEST_RATE_LIMIT_SYNC_SECONDS (the limit is a guard rail, not a quota).
-- Admin login: after LOGIN_FAILURE_LIMIT failed logins for one IP + username, that pair
-  is locked out for LOGIN_LOCKOUT_MINUTES (``LoginThrottleBackend``).
+- Admin login: each attempt is counted before its password is hashed; past
+  LOGIN_FAILURE_LIMIT attempts for one IP + username, or LOGIN_USERNAME_FAILURE_LIMIT for
+  one username from any address, it is locked out for LOGIN_LOCKOUT_MINUTES
+  (``LoginThrottleBackend``).
 
 The client IP is REMOTE_ADDR, or the X-Forwarded-For hop written by the outermost of
 TRUSTED_PROXY_COUNT proxies: hops further left were written by the client and are ignored.
@@ -270,6 +272,12 @@ def check_ingest(request: Any, *, write_key: str | None = None) -> IngestVerdict
 
 
 # --- Admin login throttling -------------------------------------------------------------
+#
+# Every attempt is counted (an atomic increment) *before* the slow password hash, and
+# refused at once past the limit: a parallel burst cannot have more guesses checked than
+# the limit, because no attempt waits for another's hash to be counted. Two ceilings:
+# LOGIN_FAILURE_LIMIT per IP + username, LOGIN_USERNAME_FAILURE_LIMIT per username from
+# any address (guesses spread over many IPs); each locks for LOGIN_LOCKOUT_MINUTES.
 
 
 def _login_keys(ip: str, username: str) -> tuple[str, str]:
@@ -277,43 +285,66 @@ def _login_keys(ip: str, username: str) -> tuple[str, str]:
     return f"login-fail:{h}", f"login-lock:{h}"
 
 
-def login_locked(ip: str, username: str, *, now: float | None = None) -> bool:
-    now = time.time() if now is None else now
-    until = cache.get(_login_keys(ip, username)[1])
+def _username_keys(username: str) -> tuple[str, str]:
+    h = digest("user", (username or "").strip().lower())
+    return f"login-user-fail:{h}", f"login-user-lock:{h}"
+
+
+def _locked(lock_key: str, now: float) -> bool:
+    until = cache.get(lock_key)
     return until is not None and now < until
 
 
-def record_login_failure(ip: str, username: str, *, now: float | None = None) -> int:
-    """Count a failure; at LOGIN_FAILURE_LIMIT the pair is locked for LOGIN_LOCKOUT_MINUTES."""
+def login_locked(ip: str, username: str, *, now: float | None = None) -> bool:
     now = time.time() if now is None else now
+    return _locked(_login_keys(ip, username)[1], now) or _locked(_username_keys(username)[1], now)
+
+
+def _count_attempt(fail_key: str, lock_key: str, *, limit: int, lockout: int, now: float) -> bool:
+    """Add one attempt; False (and the lock set) when it is past ``limit`` (0: no limit)."""
+    if limit <= 0:
+        return True
+    attempts = _incr(fail_key, timeout=lockout)
+    if attempts <= limit:
+        return True
+    cache.set(lock_key, now + lockout, timeout=lockout)
+    return False
+
+
+def claim_login_attempt(ip: str, username: str, *, now: float | None = None) -> bool:
+    """Count one attempt before its password is checked; False if the IP + username or the username is locked."""
+    now = time.time() if now is None else now
+    if login_locked(ip, username, now=now):
+        return False
     lockout = settings.LOGIN_LOCKOUT_MINUTES * 60
-    fail_key, lock_key = _login_keys(ip, username)
-    failures = _incr(fail_key, timeout=lockout)
-    cache.touch(fail_key, lockout)
-    if failures >= settings.LOGIN_FAILURE_LIMIT:
-        cache.set(lock_key, now + lockout, timeout=lockout)
-        cache.delete(fail_key)
+    pair_ok = _count_attempt(*_login_keys(ip, username), limit=settings.LOGIN_FAILURE_LIMIT, lockout=lockout, now=now)
+    user_limit = settings.LOGIN_USERNAME_FAILURE_LIMIT
+    user_ok = _count_attempt(*_username_keys(username), limit=user_limit, lockout=lockout, now=now)
+    if not (pair_ok and user_ok):
         logger.warning("admin login locked out", extra={"ip": ip})
-    return failures
+    return pair_ok and user_ok
 
 
 def clear_login_failures(ip: str, username: str) -> None:
+    """A success: the IP + username starts again; the username's ceiling forgets this one attempt."""
     cache.delete_many(list(_login_keys(ip, username)))
+    try:
+        cache.decr(_username_keys(username)[0])
+    except ValueError:
+        pass
 
 
 class LoginThrottleBackend(ModelBackend):
-    """ModelBackend that refuses a locked-out IP + username, counts failures, resets on success."""
+    """ModelBackend that counts each attempt before hashing, refuses locked ones, resets on success."""
 
     def authenticate(self, request: Any, username: str | None = None, password: str | None = None, **kwargs: Any):
         if request is None or settings.LOGIN_FAILURE_LIMIT <= 0:
             return super().authenticate(request, username=username, password=password, **kwargs)
         ip = request_ip(request)
         name = username or kwargs.get("email") or ""
-        if login_locked(ip, name):
+        if not claim_login_attempt(ip, name):
             raise PermissionDenied("locked out")  # stops every backend; the form shows the usual error
         user = super().authenticate(request, username=username, password=password, **kwargs)
-        if user is None:
-            record_login_failure(ip, name)
-        else:
+        if user is not None:
             clear_login_failures(ip, name)
         return user

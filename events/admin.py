@@ -30,6 +30,7 @@ from destinations.models import Delivery, Destination
 from events import dashboard, problems, selectors, services, stream
 from events.charts import dashboard_charts
 from events.dashboard_sections import merchant_sections
+from events.decisions import describe as describe_decision
 from events.models import Event, EventType, Identification, Merchant, MerchantAlert
 from identity.models import Profile
 from returns.services import send_test_return_events, set_loop_webhook_secret
@@ -139,10 +140,20 @@ class MerchantAdmin(admin.ModelAdmin):
     def has_rotate_secret_permission(self, request) -> bool:
         return request.user.is_superuser
 
+    def get_fieldsets(self, request, obj=None):
+        """The Loop webhook secret (which signs return webhooks) is seen and set by superusers only."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_rotate_secret_permission(request):
+            return fieldsets
+        return [
+            (name, {**opts, "fields": [f for f in opts["fields"] if f != "loop_webhook_secret"]})
+            for name, opts in fieldsets
+        ]
+
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
         secret = form.cleaned_data.get("loop_webhook_secret", "")
-        if secret:
+        if secret and self.has_rotate_secret_permission(request):
             set_loop_webhook_secret(obj, secret=secret)
             obj.secret_from_loop = True
 
@@ -153,11 +164,13 @@ class MerchantAdmin(admin.ModelAdmin):
         return message
 
     def response_add(self, request, obj, post_url_continue=None):
-        if not getattr(obj, "secret_from_loop", False):
-            self._show_secret(request, obj, "created")
+        if not getattr(obj, "secret_from_loop", False) and self.has_rotate_secret_permission(request):
+            self._show_secret(request, obj, "created")  # Support is not shown it: a superuser rotates it
         return super().response_add(request, obj, post_url_continue)
 
     def _show_secret(self, request, obj: Merchant, verb: str) -> None:
+        """Shown once through the messages framework, stored server-side (MESSAGE_STORAGE is the
+        session, in the database): never in the signed-but-readable messages cookie."""
         self.message_user(
             request,
             format_html(
@@ -312,6 +325,7 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
         "profile_link",
         "identification",
         "resolved_by",
+        "decision_explained",
         "identifiers_json",
         "traits_json",
         "properties_json",
@@ -321,7 +335,10 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["merchant", "event_id", "type", "source", "timestamp", "received_at", "processed_at"]}),
-        ("Identity decision", {"fields": ["anonymous_id", "profile_link", "identification", "resolved_by"]}),
+        (
+            "Identity decision",
+            {"fields": ["anonymous_id", "profile_link", "identification", "resolved_by", "decision_explained"]},
+        ),
         (
             "Normalised payload",
             {"fields": ["identifiers_json", "traits_json", "properties_json", "context_json"]},
@@ -332,6 +349,11 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("merchant", "profile")
+
+    @admin.display(description="Why")
+    def decision_explained(self, obj: Event):
+        """Which identifier and rule attributed the event, or why not (shared device, shared click id, junk)."""
+        return describe_decision(obj.identity_decision or {})
 
     def get_search_results(self, request, queryset, search_term):
         """An email finds the shopper's events through the indexed Profile.email (no table scan)."""

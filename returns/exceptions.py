@@ -20,3 +20,8 @@ class LoopSignatureInvalidError(ApplicationError):
 class LoopApiError(ApplicationError):
     code = "loop_api_error"
     http_status = status.HTTP_502_BAD_GATEWAY
+
+
+class LoopWebhookStaleError(ApplicationError):
+    code = "stale_webhook"
+    http_status = status.HTTP_400_BAD_REQUEST

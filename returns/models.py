@@ -42,6 +42,26 @@ class LoopWebhook(models.Model):
         return f"{self.trigger or self.topic or 'unknown'} {self.return_id} ({self.state})"
 
 
+class LoopWebhookDigest(models.Model):
+    """The digest of a webhook whose stored row (and PII body) retention deleted.
+
+    Kept longer than the bodies (LOOP_WEBHOOK_DIGEST_RETENTION_DAYS), so a signed webhook
+    replayed after its body was pruned is still recognised as a duplicate; past that, the
+    payload's own age refuses it (LOOP_WEBHOOK_MAX_AGE_DAYS, shorter than the digests').
+    """
+
+    merchant = models.ForeignKey("events.Merchant", on_delete=models.CASCADE, related_name="+")
+    body_sha256 = models.CharField(max_length=64)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["merchant", "body_sha256"], name="loop_digest_unique_body")]
+        indexes = [models.Index(fields=["received_at"], name="loop_digest_received")]
+
+    def __str__(self) -> str:
+        return self.body_sha256[:12]
+
+
 class LoopReturn(models.Model):
     """The latest return payload seen for a Loop return id: what label/restock webhooks join to."""
 

@@ -20,8 +20,8 @@ from events.models import Merchant
 from events.services import NewEvent, record_events
 from returns import mapping, samples, selectors
 from returns.client import LoopReturnsClient
-from returns.exceptions import LoopSignatureInvalidError, LoopWebhookNotFoundError
-from returns.models import LoopReturn, LoopWebhook, WebhookState
+from returns.exceptions import LoopSignatureInvalidError, LoopWebhookNotFoundError, LoopWebhookStaleError
+from returns.models import LoopReturn, LoopWebhook, LoopWebhookDigest, WebhookState
 from returns.parsing import body_digest, parse_datetime, parse_id, parse_text, signature_matches
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ MAX_RETURN_ID = 64
 
 @dataclass(slots=True)
 class WebhookReceipt:
-    webhook: LoopWebhook
+    webhook: LoopWebhook | None  # None: a duplicate whose row retention already deleted
     duplicate: bool
 
 
@@ -52,6 +52,10 @@ def receive_loop_webhook(*, token: str, body: bytes, signature: str | None) -> W
         raise LoopSignatureInvalidError("The X-Loop-Signature header is missing or does not match the body.")
     digest = body_digest(body)
     payload = _load_payload(body) or {}
+    changed = _payload_time(payload)
+    _refuse_stale(changed)
+    if _may_be_pruned(changed) and LoopWebhookDigest.objects.filter(merchant=merchant, body_sha256=digest).exists():
+        return WebhookReceipt(webhook=None, duplicate=True)  # its row was pruned: a replay
     trigger = mapping.trigger_of(payload)
     try:
         with transaction.atomic():
@@ -69,6 +73,28 @@ def receive_loop_webhook(*, token: str, body: bytes, signature: str | None) -> W
         existing = LoopWebhook.objects.get(merchant=merchant, body_sha256=digest)
         return WebhookReceipt(webhook=existing, duplicate=True)
     return WebhookReceipt(webhook=webhook, duplicate=False)
+
+
+def _payload_time(payload: Mapping[str, Any]) -> datetime | None:
+    """The newest of the payload's own times (Loop sets them before it sends)."""
+    times = [_changed_at(payload), parse_datetime(payload.get("label_updated_at"))]
+    return max((t for t in times if t), default=None)
+
+
+def _refuse_stale(changed: datetime | None) -> None:
+    """A payload last changed more than LOOP_WEBHOOK_MAX_AGE_DAYS ago is an old webhook replayed (400)."""
+    max_age = settings.LOOP_WEBHOOK_MAX_AGE_DAYS
+    if max_age > 0 and changed is not None and changed < timezone.now() - timedelta(days=max_age):
+        raise LoopWebhookStaleError(
+            f"The payload last changed more than {max_age} days ago; a replay of an old webhook is refused."
+        )
+
+
+def _may_be_pruned(changed: datetime | None) -> bool:
+    """Only a body older than the webhook retention can be a replay of a pruned row (the common path skips it)."""
+    if changed is None:
+        return True
+    return changed < timezone.now() - timedelta(days=settings.RETENTION_WEBHOOKS_DAYS - 1)
 
 
 def set_loop_webhook_secret(merchant: Merchant, *, secret: str) -> Merchant:
@@ -101,11 +127,27 @@ def sweep_loop_webhooks() -> int:
 
 
 def prune_loop_webhooks(*, days: int | None = None) -> int:
-    """Delete stored bodies (they hold PII) of processed / ignored webhooks older than the retention."""
+    """Delete processed / ignored webhooks (their bodies hold PII) older than the retention.
+
+    Their digests are kept (LoopWebhookDigest) for LOOP_WEBHOOK_DIGEST_RETENTION_DAYS, so a
+    replay is still a duplicate; returns how many webhooks were deleted.
+    """
     days = settings.LOOP_WEBHOOK_RETENTION_DAYS if days is None else days
-    cutoff = timezone.now() - timedelta(days=days)
+    now = timezone.now()
     done = [WebhookState.PROCESSED, WebhookState.IGNORED]
-    deleted, _ = LoopWebhook.objects.filter(state__in=done, received_at__lt=cutoff).delete()
+    old = LoopWebhook.objects.filter(state__in=done, received_at__lt=now - timedelta(days=days))
+    with transaction.atomic():
+        LoopWebhookDigest.objects.bulk_create(
+            [
+                LoopWebhookDigest(merchant_id=m, body_sha256=d, received_at=r)
+                for m, d, r in old.values_list("merchant_id", "body_sha256", "received_at")
+            ],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
+        deleted, _ = old.delete()
+    digest_days = settings.LOOP_WEBHOOK_DIGEST_RETENTION_DAYS
+    LoopWebhookDigest.objects.filter(received_at__lt=now - timedelta(days=digest_days)).delete()
     return deleted
 
 

@@ -25,6 +25,7 @@ class LoopWebhookView(APIView):
         summary="Receive a Loop Returns webhook",
         responses={
             200: LoopWebhookReceiptSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="A stale payload (an old webhook replayed)."),
             401: OpenApiResponse(ErrorSerializer, description="X-Loop-Signature missing or wrong; nothing stored."),
             404: OpenApiResponse(ErrorSerializer, description="Unknown webhook token."),
         },
@@ -33,5 +34,5 @@ class LoopWebhookView(APIView):
         receipt = services.receive_loop_webhook(
             token=token, body=request.body, signature=request.headers.get(SIGNATURE_HEADER)
         )
-        body = {"received": True, "duplicate": receipt.duplicate, "id": receipt.webhook.id}
+        body = {"received": True, "duplicate": receipt.duplicate, "id": receipt.webhook.id if receipt.webhook else None}
         return Response(LoopWebhookReceiptSerializer(body).data)
