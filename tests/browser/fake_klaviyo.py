@@ -28,17 +28,19 @@ class FakeKlaviyo:
     def answer(self, method: str, path: str) -> tuple[int, bytes]:
         if self.fail_status:
             return self.fail_status, self.fail_body.encode()
-        if method == "GET" and path.startswith("/api/accounts"):  # the Test's key check (read-only)
-            return 200, json.dumps({"data": [{"type": "account", "id": "FAKE1"}]}).encode()
-        if method == "GET":  # the Test's one harmless read per scoped feature
-            return 200, json.dumps({"data": []}).encode()
         if path.startswith("/api/profile-import"):
             return 201, json.dumps({"data": {"type": "profile", "id": "01FAKEPROFILE"}}).encode()
         if "/relationships/" in path:
             return 204, b""
         if path.startswith("/api/event-bulk-create-jobs"):
             return 202, json.dumps({"data": {"type": "event-bulk-create-job", "id": "job"}}).encode()
+        if method == "GET":  # the Test button's reads (accounts, one item per resource)
+            return 200, json.dumps({"data": [{"type": "account", "id": "FAKE01"}]}).encode()
         return 202, b""
+
+    def methods(self) -> set[str]:
+        with self.lock:
+            return {r.method for r in self.requests}
 
     def paths(self) -> list[str]:
         with self.lock:
