@@ -62,6 +62,9 @@ def parse_event(raw: Any, *, now: datetime, max_future: timedelta) -> NewEvent:
     if not isinstance(raw, dict):
         raise EventInvalidError("invalid_event", "Each event must be a JSON object.")
     check_json_value(raw)
+    client_id = raw.get("id") if shopify.is_shopify_event(raw) else raw.get("event_id")
+    if isinstance(client_id, str) and is_server_event_id(client_id):  # the id the client sent, not ours
+        raise EventInvalidError("reserved_event_id", "event_id uses a namespace reserved for server-made events.")
     if shopify.is_shopify_event(raw):
         fields = shopify.normalise_event(raw)
         source = EventSource.SHOPIFY
@@ -71,8 +74,6 @@ def parse_event(raw: Any, *, now: datetime, max_future: timedelta) -> NewEvent:
     fields["timestamp"] = parse_timestamp(fields.get("timestamp"), now=now, max_future=max_future)
     for name in ("event_id", "type", "anonymous_id"):
         fields[name] = _required_id(fields.get(name), name)
-    if is_server_event_id(fields["event_id"]):
-        raise EventInvalidError("reserved_event_id", "event_id uses a namespace reserved for server-made events.")
     check_event_content(fields)
     return NewEvent(**fields, raw=raw, source=source)
 
