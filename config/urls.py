@@ -20,6 +20,7 @@ urlpatterns = [
     ),
     path("", include("events.urls")),
     path("api/v1/returns/", include("returns.api.urls")),
+    path("api/v1/shopify/", include("shopify.api.urls")),
     path("demo/store/", demo_store, name="demo-store"),
     path("admin/", admin.site.urls),
 ]

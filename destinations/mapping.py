@@ -28,12 +28,16 @@ DEFAULT_NAMES: dict[str, str] = {
     EventType.ADD_TO_CART: "Added to Cart",
     EventType.INITIATE_CHECKOUT: "Started Checkout",
     EventType.PURCHASE: "Placed Order",
+    EventType.CANCELLED_ORDER: "Cancelled Order",
+    EventType.REFUNDED_ORDER: "Refunded Order",
     ORDERED_PRODUCT: "Ordered Product",
 }
 
 # Where the monetary value of a standard event comes from, when "$value" is absent.
 VALUE_SOURCES: dict[str, tuple[str, ...]] = {
     EventType.PURCHASE: ("Revenue",),
+    EventType.CANCELLED_ORDER: ("Revenue",),
+    EventType.REFUNDED_ORDER: ("RefundAmount",),
     EventType.INITIATE_CHECKOUT: ("CartValue",),
     EventType.ADD_TO_CART: ("CartValue",),
 }

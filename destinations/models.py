@@ -14,6 +14,8 @@ DEFAULT_EVENT_TYPES = [
     EventType.ADD_TO_CART.value,
     EventType.INITIATE_CHECKOUT.value,
     EventType.PURCHASE.value,
+    EventType.CANCELLED_ORDER.value,
+    EventType.REFUNDED_ORDER.value,
 ]
 
 

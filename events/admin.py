@@ -30,6 +30,7 @@ from destinations.models import Delivery, Destination
 from events import dashboard, problems, selectors, services, stream
 from events.charts import dashboard_charts
 from events.dashboard_sections import merchant_sections
+from events.decisions import describe as describe_decision
 from events.models import Event, EventType, Identification, Merchant, MerchantAlert
 from identity.models import Profile
 from returns.services import send_test_return_events, set_loop_webhook_secret
@@ -323,6 +324,7 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
         "profile_link",
         "identification",
         "resolved_by",
+        "decision_explained",
         "identifiers_json",
         "traits_json",
         "properties_json",
@@ -332,7 +334,10 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["merchant", "event_id", "type", "source", "timestamp", "received_at", "processed_at"]}),
-        ("Identity decision", {"fields": ["anonymous_id", "profile_link", "identification", "resolved_by"]}),
+        (
+            "Identity decision",
+            {"fields": ["anonymous_id", "profile_link", "identification", "resolved_by", "decision_explained"]},
+        ),
         (
             "Normalised payload",
             {"fields": ["identifiers_json", "traits_json", "properties_json", "context_json"]},
@@ -343,6 +348,11 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("merchant", "profile")
+
+    @admin.display(description="Why")
+    def decision_explained(self, obj: Event):
+        """Which identifier and rule attributed the event, or why not (shared device, shared click id, junk)."""
+        return describe_decision(obj.identity_decision or {})
 
     def get_search_results(self, request, queryset, search_term):
         """An email finds the shopper's events through the indexed Profile.email (no table scan)."""

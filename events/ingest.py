@@ -62,9 +62,7 @@ def parse_event(raw: Any, *, now: datetime, max_future: timedelta) -> NewEvent:
     if not isinstance(raw, dict):
         raise EventInvalidError("invalid_event", "Each event must be a JSON object.")
     check_json_value(raw)
-    client_id = raw.get("id") if shopify.is_shopify_event(raw) else raw.get("event_id")
-    if isinstance(client_id, str) and is_server_event_id(client_id):  # the id the client sent, not ours
-        raise EventInvalidError("reserved_event_id", "event_id uses a namespace reserved for server-made events.")
+    _refuse_reserved_id(raw)
     if shopify.is_shopify_event(raw):
         fields = shopify.normalise_event(raw)
         source = EventSource.SHOPIFY
@@ -76,6 +74,21 @@ def parse_event(raw: Any, *, now: datetime, max_future: timedelta) -> NewEvent:
         fields[name] = _required_id(fields.get(name), name)
     check_event_content(fields)
     return NewEvent(**fields, raw=raw, source=source)
+
+
+def _refuse_reserved_id(raw: dict[str, Any]) -> None:
+    """Ids in a server-made namespace are ours (a return, an order webhook's Placed Order): a client
+    sending one could pre-empt the real event, which the unique event id would then drop.
+
+    The check is on the id the client sent (``event_id``, or a Web Pixel event's ``id``), not on
+    the normalised one: the one Placed Order id of a Shopify order is derived by the server from
+    the checkout it names (``events.shopify.placed_order_event_id``), for the pixel and the
+    webhook alike.
+    """
+    for key in ("event_id", "id"):
+        value = raw.get(key)
+        if isinstance(value, str) and is_server_event_id(value):
+            raise EventInvalidError("reserved_event_id", "event_id uses a namespace reserved for server-made events.")
 
 
 def _native_fields(raw: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,9 @@ class EventType(StrEnum):
     PURCHASE = "Purchase"
     PAGE_VIEW = "PageView"
     IDENTIFY = "Identify"
+    # Server-side Shopify orders (the shopify app's webhooks): Klaviyo's own Shopify metric names.
+    CANCELLED_ORDER = "CancelledOrder"
+    REFUNDED_ORDER = "RefundedOrder"
 
 
 def new_write_key() -> str:
@@ -72,6 +75,7 @@ class Merchant(models.Model):
 class EventSource(models.TextChoices):
     PIXEL = "pixel", "Recapture pixel"
     SHOPIFY = "shopify", "Shopify Web Pixel"
+    SHOPIFY_WEBHOOK = "shopify_webhook", "Shopify webhook (server-side order)"
     RETURNS = "returns", "Loop Returns"
     SYSTEM = "system", "System / test"
 
@@ -125,6 +129,11 @@ class Event(models.Model):
         max_length=16, choices=Identification.choices, default=Identification.PENDING, db_index=True
     )
     resolved_by = models.CharField(max_length=32, blank=True, default="", help_text="Identifier type that linked it.")
+    identity_decision = models.JSONField(
+        default=dict, blank=True, help_text="Which identifier and rule attributed the event, or why not."
+    )
+    # Network prefix + OS family of the sender, keyed-hashed (events.hints); blanked after retention.
+    client_hint = models.CharField(max_length=32, blank=True, default="")
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -20,6 +20,8 @@ EVENT_TYPES: dict[str, str] = {
     "checkout_contact_info_submitted": EventType.IDENTIFY,
     "checkout_completed": EventType.PURCHASE,
 }
+# Event ids Recapture makes itself for Shopify's server-side data: a client may never send one.
+SERVER_EVENT_ID_PREFIX = "shopify:"
 CLICK_ID_PARAMS = ("fbclid", "gclid", "gbraid", "wbraid", "ttclid", "msclkid")
 UTM_PARAMS = ("source", "medium", "campaign", "term", "content")
 ADDRESS_TRAITS = {
@@ -29,6 +31,20 @@ ADDRESS_TRAITS = {
     "province": "region",
     "zip": "zip",
 }
+
+
+def placed_order_event_id(order_id: str, checkout_token: str | None) -> str:
+    """The one event id of an order's Placed Order, whoever reports it (pixel or orders webhook).
+
+    Both reports of one order get this id, so the (merchant, event_id) unique constraint keeps
+    one Purchase event per order, race-free, whichever arrives first. The checkout token is part
+    of it: Shopify documents the checkout token as "A stable ID that represents the current
+    checkout. Matches the `token` field in the WebPixel checkout payload and the `checkout_token`
+    field in the REST Admin API `Order` resource" (Checkout Token API). Only the browser that
+    went through that checkout knows it, so a forged pixel event naming someone else's order id
+    cannot take the order's id and shadow the real Placed Order.
+    """
+    return f"{SERVER_EVENT_ID_PREFIX}order:{order_id}:{checkout_token or ''}"
 
 
 def is_shopify_event(raw: dict[str, Any]) -> bool:
@@ -57,6 +73,8 @@ def normalise_event(raw: dict[str, Any]) -> dict[str, Any]:
         fields["properties"].update(variant_properties(_dict(data["productVariant"]), href))
     if "cartLine" in data:
         fields["properties"].update(cart_line_properties(_dict(data["cartLine"]), href))
+    if "cart" in data:
+        fields["properties"].update(cart_properties(_dict(data["cart"]), href))
     if "checkout" in data:
         _apply_checkout(fields, _dict(data["checkout"]), name, href)
     return fields
@@ -114,6 +132,24 @@ def cart_line_properties(line: dict[str, Any], href: str) -> dict[str, Any]:
     return _compact(props)
 
 
+def cart_properties(cart: dict[str, Any], href: str) -> dict[str, Any]:
+    """A Cart (cart_viewed, and the cart of product_added_to_cart): its token, lines and value.
+
+    ``cart.id`` is ``gid://shopify/Cart/<token>?key=...``; the token is the order's ``cart_token``.
+    """
+    lines = [cart_line_properties(_dict(line), href) for line in _list(cart.get("lines"))]
+    total = _get(cart, "cost", "totalAmount")
+    return _compact(
+        {
+            "CartToken": reduce_gid(cart.get("id")),
+            "Items": lines,
+            "ItemCount": cart.get("totalQuantity") if isinstance(cart.get("totalQuantity"), int) else None,
+            "CartValue": money(total),
+            "Currency": _get(total, "currencyCode") or None,
+        }
+    )
+
+
 def line_item(item: dict[str, Any], href: str) -> dict[str, Any]:
     variant = _dict(item.get("variant"))
     base = variant_properties(variant, href)
@@ -150,7 +186,10 @@ def _apply_checkout(fields: dict[str, Any], checkout: dict[str, Any], name: Any,
     props.update(checkout_properties(checkout, href))
     total = money(checkout.get("totalPrice"))
     if name == "checkout_completed":
-        props.update(_compact({"OrderID": reduce_gid(_get(checkout, "order", "id")), "Revenue": total}))
+        order_id = reduce_gid(_get(checkout, "order", "id"))
+        props.update(_compact({"OrderID": order_id, "Revenue": total}))
+        if order_id:
+            fields["event_id"] = placed_order_event_id(order_id, _str(checkout.get("token")) or None)
     elif total is not None:
         props["CartValue"] = total
     if name == "checkout_started" and href:

@@ -18,7 +18,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = ["manage.py", "config", "events", "identity", "destinations", "returns", "templates", ".env.example"]
+PROJECT = [
+    "manage.py",
+    "config",
+    "events",
+    "identity",
+    "destinations",
+    "returns",
+    "shopify",
+    "templates",
+    ".env.example",
+]
 
 # In a fresh SQLite database: a merchant, one event posted through the real URL, /readyz,
 # and a destination whose API key is stored encrypted and read back by the next process.

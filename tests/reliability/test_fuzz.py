@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 
 from returns.models import LoopWebhook
 from returns.parsing import sign_body
+from shopify.models import ShopifyStore, ShopifyWebhook
+from shopify.webhooks import sign_body as shopify_sign_body
 from tests.factories import MerchantFactory
 from tests.reliability.conftest import INGEST
 
@@ -65,10 +67,14 @@ def _schema_operations() -> list:
 
 def test_schema_covers_the_ingest_and_returns_operations(db):
     paths = sorted(f"{op.method.upper()} {op.path}" for op in _schema_operations())
-    assert paths == ["POST /api/v1/events", "POST /api/v1/returns/loop/{token}"]
+    assert paths == [
+        "POST /api/v1/events",
+        "POST /api/v1/returns/loop/{token}",
+        "POST /api/v1/shopify/webhooks/{token}",
+    ]
 
 
-@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/returns/loop/{token}"])
+@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/returns/loop/{token}", "/api/v1/shopify/webhooks/{token}"])
 def test_schema_generated_requests_never_500_and_errors_use_the_envelope(fuzz_merchant, keep_test_connection, path):
     """schemathesis builds requests from the project's /api/schema/ (bodies, headers, parameters)
     and sends them to the WSGI app in-process; the pytest plugin is not used (pytest 9)."""
@@ -78,7 +84,9 @@ def test_schema_generated_requests_never_500_and_errors_use_the_envelope(fuzz_me
     @FUZZ
     @given(case=operation.as_strategy())
     def run(case):
-        if case.path_parameters and "token" in case.path_parameters:
+        if case.path_parameters and "token" in case.path_parameters and "shopify" in path:
+            case.path_parameters["token"] = ShopifyStore.objects.get_or_create(merchant=fuzz_merchant)[0].webhook_token
+        elif case.path_parameters and "token" in case.path_parameters:
             case.path_parameters["token"] = fuzz_merchant.returns_webhook_token
         else:
             case.headers = {**(case.headers or {}), "X-Write-Key": fuzz_merchant.write_key}
@@ -166,5 +174,55 @@ def test_loop_webhook_any_signed_json_is_stored_and_processing_never_raises(
     assert response.status_code == 200, response.content[:300]
     webhook = LoopWebhook.objects.get(id=response.json()["id"])
     assert webhook.state in ("processed", "ignored", "failed", "waiting")
+    if webhook.state == "failed":
+        assert "Error" not in webhook.error.split(":")[0], webhook.error  # a reason, not a crash
+
+
+shopify_payloads = (
+    st.fixed_dictionaries(
+        {
+            "id": json_values,
+            "order_id": json_values,
+            "email": json_values,
+            "checkout_token": json_values,
+            "cart_token": json_values,
+            "total_price": json_values,
+            "line_items": json_values,
+            "customer": json_values,
+            "refund_line_items": json_values,
+            "transactions": json_values,
+            "landing_site": json_values,
+            "processed_at": json_values,
+        }
+    )
+    | json_values
+)
+shopify_topics = st.sampled_from(
+    ["orders/create", "orders/paid", "orders/cancelled", "refunds/create", "customers/data_request"]
+)
+
+
+@given(payload=shopify_payloads, topic=shopify_topics)
+@FUZZ
+def test_shopify_webhook_any_signed_json_is_answered_and_processing_never_raises(
+    client, fuzz_merchant, payload, topic, django_capture_on_commit_callbacks
+):
+    store, _ = ShopifyStore.objects.get_or_create(merchant=fuzz_merchant, defaults={"webhook_secret": "shpss_fuzz"})
+    raw = json.dumps(payload).encode()
+    stored = ShopifyWebhook.objects.count()
+    headers = {"HTTP_X_SHOPIFY_TOPIC": topic, "HTTP_X_SHOPIFY_HMAC_SHA256": shopify_sign_body("shpss_fuzz", raw)}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/api/v1/shopify/webhooks/{store.webhook_token}", data=raw, content_type="application/json", **headers
+        )
+    assert_no_500_and_enveloped(response.status_code, response.content, response["Content-Type"])
+    if response.status_code == 400:  # not an object, or not storable (NUL, Infinity): refused, nothing kept
+        assert response.json()["error"]["code"] == "invalid_json"
+        assert ShopifyWebhook.objects.count() == stored
+        return
+    assert isinstance(payload, dict)
+    assert response.status_code == 200, response.content[:300]
+    webhook = ShopifyWebhook.objects.get(id=response.json()["id"])
+    assert webhook.state in ("processed", "failed", "waiting")
     if webhook.state == "failed":
         assert "Error" not in webhook.error.split(":")[0], webhook.error  # a reason, not a crash
