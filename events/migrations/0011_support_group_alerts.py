@@ -10,6 +10,6 @@ def update_support_group(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("events", "0008_merchant_phone_region")]
+    dependencies = [("events", "0010_identity_precision")]
 
     operations = [migrations.RunPython(update_support_group, migrations.RunPython.noop)]
