@@ -57,7 +57,7 @@ d = create_destination(m, kind="{kind}", api_key="pk_bench_" + uuid.uuid4().hex,
 now = timezone.now()
 for start in range(0, {n}, 10000):
     Event.objects.bulk_create([Event(merchant=m, event_id=f"b{{i}}", type="AddToCart", anonymous_id=f"a{{i}}",
-        timestamp=now, identifiers={{"email": f"p{{i % 500}}@example.com"}},
+        timestamp=now, identifiers={{"email": f"p{{i % 500}}@acme.io"}},
         properties={{"ProductName": "Mug", "Price": 12.5, "Quantity": 1, "Currency": "EUR"}})
         for i in range(start, min(start + 10000, {n}))], batch_size=2000)
 ids = list(Event.objects.filter(merchant=m).values_list("id", "event_id"))

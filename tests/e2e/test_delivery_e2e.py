@@ -43,7 +43,7 @@ def _pixel_batch(n: int) -> list[dict]:
             "type": types[i % 4],
             "anonymous_id": f"anon-{i % 5}",
             "timestamp": now,
-            "identifiers": {"email": f"buyer{i % 5}@example.com"},
+            "identifiers": {"email": f"buyer{i % 5}@acme.io"},
             "properties": {"ProductName": "Mug", "Price": 10 + i, "Quantity": 1, "Currency": "EUR"},
         }
         for i in range(n)
