@@ -107,8 +107,8 @@ def run_case(stack: Stack, fake: FakePlatforms, *, mode: str, workers: int, even
     bulk = mode in ("bulk", "drain")
     if mode == "update_only" and hasattr(fake, "klaviyo"):  # the people are already in Klaviyo
         for i in range(500):
-            if not fake.klaviyo.profile_by("email", f"p{i}@example.com"):
-                fake.klaviyo.seed_profile(email=f"p{i}@example.com")
+            if not fake.klaviyo.profile_by("email", f"p{i}@acme.io"):
+                fake.klaviyo.seed_profile(email=f"p{i}@acme.io")
     stack.env.update(
         Q_WORKERS=str(workers),
         DELIVERY_BULK_THRESHOLD="50" if bulk else "100000000",
