@@ -29,6 +29,7 @@ from destinations.admin import DestinationInline, apply_new_api_keys, render_eve
 from destinations.models import Delivery, Destination
 from events import dashboard, problems, selectors, services, stream
 from events.charts import dashboard_charts
+from events.consent import describe as describe_consent
 from events.dashboard_sections import merchant_sections
 from events.models import Event, EventType, Identification, Merchant, MerchantAlert
 from identity.models import Profile
@@ -323,6 +324,7 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
         "profile_link",
         "identification",
         "resolved_by",
+        "consent_summary",
         "identifiers_json",
         "traits_json",
         "properties_json",
@@ -332,7 +334,10 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["merchant", "event_id", "type", "source", "timestamp", "received_at", "processed_at"]}),
-        ("Identity decision", {"fields": ["anonymous_id", "profile_link", "identification", "resolved_by"]}),
+        (
+            "Identity decision",
+            {"fields": ["anonymous_id", "profile_link", "identification", "resolved_by", "consent_summary"]},
+        ),
         (
             "Normalised payload",
             {"fields": ["identifiers_json", "traits_json", "properties_json", "context_json"]},
@@ -343,6 +348,10 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("merchant", "profile")
+
+    @admin.display(description="Consent")
+    def consent_summary(self, obj: Event) -> str:
+        return describe_consent((obj.context or {}).get("consent"))
 
     def get_search_results(self, request, queryset, search_term):
         """An email finds the shopper's events through the indexed Profile.email (no table scan)."""
