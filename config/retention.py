@@ -5,6 +5,8 @@
   kept until that delivery finishes: retention never drops an undelivered event.
 - Delivery attempt logs older than RETENTION_DELIVERY_ATTEMPTS_DAYS (14 by default).
 - Processed / ignored Loop webhook bodies older than RETENTION_WEBHOOKS_DAYS.
+- Client hints (keyed hash of network prefix + OS family) of click ids first seen more than
+  IDENTITY_CLIENT_HINT_RETENTION_HOURS ago; an event's own hint is blanked when it is resolved.
 A setting of 0 keeps that data forever.
 """
 
@@ -45,6 +47,7 @@ def prune_data(
 ) -> dict[str, int]:
     """Apply every retention period (settings unless given); returns rows deleted per kind."""
     from destinations.services import prune_delivery_attempts
+    from identity.services.erasure import forget_client_hints
     from returns.services import prune_loop_webhooks
 
     def pick(value: int | None, default: int) -> int:
@@ -56,6 +59,7 @@ def prune_data(
         "events": prune_events(days=pick(events_days, settings.RETENTION_EVENTS_DAYS)),
         "delivery_attempts": prune_delivery_attempts(days=attempts) if attempts > 0 else 0,
         "loop_webhooks": prune_loop_webhooks(days=webhooks) if webhooks > 0 else 0,
+        "client_hints": forget_client_hints(hours=settings.IDENTITY_CLIENT_HINT_RETENTION_HOURS),
     }
     logger.info("data pruned", extra=counts)
     return counts

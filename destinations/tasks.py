@@ -50,6 +50,13 @@ def prune_delivery_attempts() -> None:
     services.prune_delivery_attempts()
 
 
+def resolve_klaviyo_clicks(profile_ids: list[int]) -> None:
+    """Ask Klaviyo who clicked (the profiles' _kx) and re-identify their events."""
+    from destinations.services.exchange import resolve_klaviyo_clicks as resolve
+
+    resolve(profile_ids=profile_ids)
+
+
 def schedule_backup_flow_reports() -> None:
     """Daily: queue one report refresh per Klaviyo destination with backup flows."""
     flows.schedule_backup_flow_reports()

@@ -31,6 +31,7 @@ from events import dashboard, problems, selectors, services, stream
 from events.charts import dashboard_charts
 from events.consent import describe as describe_consent
 from events.dashboard_sections import merchant_sections
+from events.decisions import describe as describe_decision
 from events.models import Event, EventType, Identification, Merchant, MerchantAlert
 from identity.models import Profile
 from returns.services import send_test_return_events, set_loop_webhook_secret
@@ -324,6 +325,7 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
         "profile_link",
         "identification",
         "resolved_by",
+        "decision_explained",
         "consent_summary",
         "identifiers_json",
         "traits_json",
@@ -336,7 +338,16 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
         (None, {"fields": ["merchant", "event_id", "type", "source", "timestamp", "received_at", "processed_at"]}),
         (
             "Identity decision",
-            {"fields": ["anonymous_id", "profile_link", "identification", "resolved_by", "consent_summary"]},
+            {
+                "fields": [
+                    "anonymous_id",
+                    "profile_link",
+                    "identification",
+                    "resolved_by",
+                    "decision_explained",
+                    "consent_summary",
+                ]
+            },
         ),
         (
             "Normalised payload",
@@ -348,6 +359,11 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("merchant", "profile")
+
+    @admin.display(description="Why")
+    def decision_explained(self, obj: Event):
+        """Which identifier and rule attributed the event, or why not (shared device, shared click id, junk)."""
+        return describe_decision(obj.identity_decision or {})
 
     @admin.display(description="Consent")
     def consent_summary(self, obj: Event) -> str:

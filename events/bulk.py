@@ -35,6 +35,7 @@ PER_EVENT_FIELDS = (
     "traits",
     "properties",
     "raw",
+    "client_hint",
 )
 JSON_FIELDS = frozenset({"context", "identifiers", "traits", "properties", "raw"})
 
@@ -80,6 +81,7 @@ def _document(events: Sequence[NewEvent], timestamp: Callable[[Any], Any]) -> st
             "traits": e.traits,
             "properties": e.properties,
             "raw": e.raw,
+            "client_hint": e.client_hint,
         }
         for e in events
     ]

@@ -144,6 +144,11 @@ class Event(models.Model):
         max_length=16, choices=Identification.choices, default=Identification.PENDING, db_index=True
     )
     resolved_by = models.CharField(max_length=32, blank=True, default="", help_text="Identifier type that linked it.")
+    identity_decision = models.JSONField(
+        default=dict, blank=True, help_text="Which identifier and rule attributed the event, or why not."
+    )
+    # Network prefix + OS family of the sender, keyed-hashed (events.hints); blanked after retention.
+    client_hint = models.CharField(max_length=32, blank=True, default="")
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -19,6 +19,7 @@ SUPPORT_PERMISSIONS: dict[str, list[str]] = {
         "view_delivery",
         "change_delivery",
         "view_deliveryattempt",
+        "view_platformerasure",  # the erasure record's platform deletion requests
     ],
     "identity": ["view_profile", "change_profile", "view_identifier", "view_profilemerge", "view_erasurerecord"],
     "returns": ["view_loopwebhook", "change_loopwebhook", "view_loopreturn"],

@@ -18,6 +18,7 @@ from config.queue import enqueue_on_commit, enqueue_once_on_commit, task_started
 from events.bulk import insert_events
 from events.consent import apply_policy as apply_consent_policy
 from events.exceptions import EventInvalidError
+from events.hints import client_hint, hint_key
 from events.ingest import parse_event, split_payload, unknown_type_warning
 from events.models import AlertKind, Event, Merchant, MerchantAlert, new_webhook_secret, new_write_key
 from events.shopify import is_noise
@@ -146,11 +147,20 @@ def note_ingest_over_quota(merchant: Merchant, *, key_count: int, shed: bool) ->
 # --- Events ------------------------------------------------------------------------
 
 
-def ingest_events(merchant: Merchant, *, payload: Any) -> IngestResult:
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """The sending browser as the request shows it: address (through TRUSTED_PROXY_COUNT) and user agent."""
+
+    ip: str = ""
+    user_agent: str = ""
+
+
+def ingest_events(merchant: Merchant, *, payload: Any, client: ClientInfo | None = None) -> IngestResult:
     """Validate and normalise a parsed ingest body, store the valid events, report the rest.
 
     Whole-request problems (not an object, batch too large) raise ApplicationError;
     an invalid event is reported by index and never stops the others being stored.
+    With ``client``, each event keeps only its client hint (events.hints), never the address.
     """
     raw_events = split_payload(payload, max_events=settings.INGEST_MAX_BATCH_EVENTS)
     now = timezone.now()
@@ -172,6 +182,8 @@ def ingest_events(merchant: Merchant, *, payload: Any) -> IngestResult:
         valid.append(kept)
         if (warning := unknown_type_warning(event.type)) is not None:
             warnings.append(EventError(index=index, code="unknown_event_type", message=warning))
+    if client is not None and client.ip:
+        _stamp_client_hints(valid, client)
     recorded = record_events(merchant, events=valid)
     return IngestResult(
         accepted=recorded.accepted,
@@ -180,6 +192,16 @@ def ingest_events(merchant: Merchant, *, payload: Any) -> IngestResult:
         received=len(raw_events),
         warnings=warnings,
     )
+
+
+def _stamp_client_hints(events: list[NewEvent], client: ClientInfo) -> None:
+    key = hint_key(settings.SECRET_KEY)
+    hints: dict[str, str] = {}
+    for event in events:
+        agent = client.user_agent or str(event.context.get("user_agent") or "")
+        if agent not in hints:
+            hints[agent] = client_hint(client.ip, agent, key=key)
+        event.client_hint = hints[agent]
 
 
 def record_events(merchant: Merchant, *, events: Sequence[NewEvent]) -> RecordResult:

@@ -23,3 +23,4 @@ class NewEvent:
     properties: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
     source: str = EventSource.PIXEL
+    client_hint: str = ""  # events.hints: network prefix + OS family, keyed-hashed

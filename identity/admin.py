@@ -15,7 +15,7 @@ from config.admin import EstimatedCountPaginator, LogTableAdminMixin, ReadOnlyAd
 from events.consent import describe as describe_consent
 from events.models import Event
 from identity import services
-from identity.models import ErasureRecord, Identifier, Profile, ProfileMerge
+from identity.models import ErasureRecord, Identifier, Profile, ProfileMerge, RefusedLink
 
 TIMELINE_LIMIT = 50
 MERGES_LIMIT = 50
@@ -55,6 +55,7 @@ class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "updated_at",
         "timeline",
         "merge_history",
+        "refused_links",
     ]
     readonly_fields = fields
 
@@ -118,6 +119,31 @@ class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return format_html(
             "<table class='rc-merges'><thead><tr><th>When</th><th>Merge</th><th>Linked by</th></tr></thead>"
             "<tbody>{}</tbody></table>",
+            rows,
+        )
+
+    @admin.display(description=f"Links refused (newest {MERGES_LIMIT})")
+    def refused_links(self, obj: Profile):
+        """Links identity resolution did not make for this profile, and why (shared device, shared click id...)."""
+        refusals = RefusedLink.objects.filter(merchant_id=obj.merchant_id, profile_id=obj.pk)[:MERGES_LIMIT]
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    r.refused_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    r.identifier_type,
+                    r.get_reason_display(),
+                    f"#{r.other_profile_id}" if r.other_profile_id else "-",
+                )
+                for r in refusals
+            ),
+        )
+        if not rows:
+            return "No refused links."
+        return format_html(
+            "<table class='rc-refusals'><thead><tr><th>When</th><th>Through</th><th>Why not</th><th>Other profile</th>"
+            "</tr></thead><tbody>{}</tbody></table>",
             rows,
         )
 

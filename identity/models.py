@@ -36,6 +36,9 @@ class Profile(models.Model):
         help_text="Traits set by a verified source (a signed webhook): the browser cannot change them.",
     )
     reidentified_at = models.DateTimeField(null=True, blank=True)
+    klaviyo_kx = models.CharField(
+        max_length=255, blank=True, default="", help_text="Klaviyo _kx of the last email click: sent on later events."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -59,6 +62,12 @@ class Identifier(models.Model):
     source = models.CharField(max_length=16, blank=True, default="")
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
+    shared = models.BooleanField(
+        default=False, help_text="Seen with two different people (device) or on disagreeing devices (click id)."
+    )
+    hint = models.CharField(
+        max_length=32, blank=True, default="", help_text="Client hint of a click id's first sighting."
+    )
 
     class Meta:
         constraints = [
@@ -66,6 +75,8 @@ class Identifier(models.Model):
             models.CheckConstraint(condition=models.Q(type__in=IdentifierType.values), name="identifier_type_valid"),
             models.CheckConstraint(condition=~models.Q(value=""), name="identifier_value_not_empty"),
         ]
+        # The few click ids still holding a client hint (blanked after IDENTITY_CLIENT_HINT_RETENTION_HOURS).
+        indexes = [models.Index(fields=["first_seen"], name="identifier_with_hint", condition=~models.Q(hint=""))]
 
     def __str__(self) -> str:
         return f"{self.type}:{self.value}"
@@ -91,6 +102,32 @@ class ProfileMerge(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.from_profile_id} -> #{self.into_profile_id} via {self.identifier_type}"
+
+
+class RefusalReason(models.TextChoices):
+    CONFLICT = "conflict", "Another person's identity (two different emails, phones or ids)"
+    LIMIT = "limit", "Over the per-type identifier limit"
+    SHARED_CLICK = "shared_click", "Click id shared between people"
+    UNCORROBORATED_CLICK = "uncorroborated_click", "Click id on another network or OS, or outside the handoff window"
+
+
+class RefusedLink(models.Model):
+    """A link identity resolution did not make, shown on the profile's page (why it stayed apart)."""
+
+    merchant = models.ForeignKey("events.Merchant", on_delete=models.CASCADE, related_name="+")
+    profile_id = models.BigIntegerField(help_text="The profile the event was attributed to.")
+    other_profile_id = models.BigIntegerField(null=True, blank=True, help_text="The profile it was not joined to.")
+    event = models.ForeignKey("events.Event", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    identifier_type = models.CharField(max_length=32, choices=IdentifierType.choices)
+    reason = models.CharField(max_length=32, choices=RefusalReason.choices)
+    refused_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-refused_at"]
+        indexes = [models.Index(fields=["profile_id", "-refused_at"], name="refusedlink_profile_recent")]
+
+    def __str__(self) -> str:
+        return f"#{self.profile_id} x #{self.other_profile_id} ({self.reason})"
 
 
 class ErasureRecord(models.Model):

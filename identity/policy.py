@@ -17,9 +17,17 @@ from typing import Any
 
 import phonenumbers
 
+from events.hints import is_handoff
+from identity.junk import email_junk_reason, phone_junk_reason
+
 STRONG_TYPES = ("email", "phone", "shopify_customer_id", "external_id")
 DEVICE_TYPES = ("anonymous_id", "client_id", "fbp")
 CLICK_TYPES = ("fbclid", "gclid", "gbraid", "wbraid", "ttclid", "msclkid", "kx")
+# Click ids that are evidence, not identity: an ad link anyone can open or pass on. ``kx``
+# (Klaviyo's exchange id) names the recipient of one email and links as an identity does.
+EVIDENCE_TYPES = tuple(t for t in CLICK_TYPES if t != "kx")
+# What counts as someone saying who they are on a device (for shared-device sessions).
+EXPLICIT_TYPES = (*STRONG_TYPES, "kx")
 ALL_TYPES = STRONG_TYPES + DEVICE_TYPES + CLICK_TYPES
 CONTACT_TYPES = ("email", "phone")
 RANK = {kind: index for index, kind in enumerate(ALL_TYPES)}
@@ -28,7 +36,9 @@ JUNK_VALUES = frozenset(
 )
 MAX_VALUE_LENGTH = 255
 MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit; Profile.email holds it
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SESSION_GAP = timedelta(minutes=30)
+_KX_RE = re.compile(r"[A-Za-z0-9_.=%~-]{1,255}")
+HANDOFF_WINDOW = timedelta(hours=1)
 
 
 class Tier(IntEnum):
@@ -55,28 +65,44 @@ class Key:
 
 
 def normalise_value(kind: str, raw: Any, *, default_region: str = "US") -> str | None:
-    """The canonical form of an identifier value, or None when it is unusable."""
-    if raw is None or isinstance(raw, (dict, list, bool)):
-        return None
-    value = str(raw).strip()
-    if not value or len(value) > MAX_VALUE_LENGTH:
-        return None
-    if kind == "email":
-        value = value.lower()
-        return value if len(value) <= MAX_EMAIL_LENGTH and _EMAIL_RE.match(value) else None
-    if kind == "phone":
-        return _normalise_phone(value, default_region)
+    """The canonical form of an identifier value, or None when it is unusable (junk included)."""
+    value, _reason = normalise_with_reason(kind, raw, default_region=default_region)
     return value
 
 
-def _normalise_phone(value: str, default_region: str) -> str | None:
+def normalise_with_reason(
+    kind: str, raw: Any, *, default_region: str = "US", blocked: frozenset[str] = frozenset()
+) -> tuple[str | None, str]:
+    """(canonical value, "") or (None, why it cannot identify anyone)."""
+    if raw is None or isinstance(raw, (dict, list, bool)):
+        return None, "invalid"
+    value = str(raw).strip()
+    if not value or len(value) > MAX_VALUE_LENGTH:
+        return None, "invalid"
+    if kind == "email":
+        value = value.lower()
+        if len(value) > MAX_EMAIL_LENGTH:
+            return None, "invalid"
+        reason = email_junk_reason(value, blocked=blocked)
+        return (None, reason) if reason else (value, "")
+    if kind == "phone":
+        return _normalise_phone(value, default_region)
+    if kind == "kx" and not _KX_RE.fullmatch(value):
+        return None, "invalid"  # Klaviyo's exchange id is URL-safe text: never quotes or brackets
+    return value, ""
+
+
+def _normalise_phone(value: str, default_region: str) -> tuple[str | None, str]:
     try:
         number = phonenumbers.parse(value, None if value.startswith("+") else default_region)
     except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return None, "invalid_phone"
+    if not phonenumbers.is_valid_number(number):
+        return None, "invalid_phone"
+    reason = phone_junk_reason(str(number.national_number))
+    if reason:
+        return None, reason
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""
 
 
 def blocklist(extra: Iterable[Any] = ()) -> frozenset[str]:
@@ -96,16 +122,32 @@ def extract_keys(
     default_region: str = "US",
 ) -> list[Key]:
     """Every usable identifier of an event, strongest first, junk dropped."""
+    return extract(identifiers, anonymous_id, blocked=blocked, default_region=default_region)[0]
+
+
+def extract(
+    identifiers: Mapping[str, Any],
+    anonymous_id: str,
+    *,
+    blocked: frozenset[str] = JUNK_VALUES,
+    default_region: str = "US",
+) -> tuple[list[Key], list[tuple[str, str]]]:
+    """(usable identifiers strongest first, [(type, reason)] of the strong ones rejected as junk)."""
     raw_items: list[tuple[str, Any]] = [("anonymous_id", anonymous_id)]
     for kind, raw in (identifiers or {}).items():
         if kind in RANK and kind != "anonymous_id":
             raw_items.extend((kind, item) for item in (raw if isinstance(raw, list) else [raw]))
     keys: set[Key] = set()
+    junk: set[tuple[str, str]] = set()
     for kind, raw in raw_items:
-        value = normalise_value(kind, raw, default_region=default_region)
-        if value is not None and not is_blocked(raw, value, blocked):
+        value, reason = normalise_with_reason(kind, raw, default_region=default_region, blocked=blocked)
+        if value is not None and is_blocked(raw, value, blocked):
+            value, reason = None, "merchant_blocked" if str(raw).strip().lower() not in JUNK_VALUES else "invalid"
+        if value is not None:
             keys.add(Key(kind, value))
-    return sorted(keys, key=lambda k: (RANK[k.type], k.value))
+        elif kind in STRONG_TYPES and raw not in (None, "") and str(raw).strip().lower() not in JUNK_VALUES:
+            junk.add((kind, reason))
+    return sorted(keys, key=lambda k: (RANK[k.type], k.value)), sorted(junk)
 
 
 def is_native(keys: Iterable[Key]) -> bool:
@@ -205,10 +247,13 @@ def merge_trait_sets(
 
 @dataclass(frozen=True, slots=True)
 class Owner:
-    """Who an existing identifier points to, and when it was last seen."""
+    """Who an existing identifier points to, when it was last seen, and what it is known to be."""
 
     profile: int
     last_seen: datetime
+    shared: bool = False
+    first_seen: datetime | None = None
+    hint: str = ""
 
 
 @dataclass(slots=True)
@@ -221,7 +266,12 @@ class ProfileView:
 
 @dataclass(slots=True)
 class Decision:
-    """The outcome for one event. ``target`` None means: create a new profile."""
+    """The outcome for one event. ``target`` None means: create a new profile.
+
+    ``shared`` are identifiers found shared by this event (a device identified by a second
+    person, a click id on a disagreeing device): they are marked and link nothing more.
+    ``ignored`` are (key, reason) that linked nothing; ``notes`` explain the attribution.
+    """
 
     target: int | None = None
     merges: list[tuple[int, Key]] = field(default_factory=list)
@@ -229,7 +279,20 @@ class Decision:
     moves: list[Key] = field(default_factory=list)
     attach: list[Key] = field(default_factory=list)
     dropped: list[Key] = field(default_factory=list)
+    shared: list[Key] = field(default_factory=list)
+    ignored: list[tuple[Key, str, int]] = field(default_factory=list)
+    new_session: list[Key] = field(default_factory=list)
+    handoff: list[Key] = field(default_factory=list)
     linked_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    click_window: timedelta
+    limits: Mapping[str, int]
+    session_gap: timedelta = SESSION_GAP
+    handoff_window: timedelta = HANDOFF_WINDOW
+    desktop_sessions_only: bool = True
 
 
 @dataclass(slots=True)
@@ -247,6 +310,10 @@ def decide(
     at: datetime,
     click_window: timedelta,
     limits: Mapping[str, int],
+    session_gap: timedelta = SESSION_GAP,
+    handoff_window: timedelta = HANDOFF_WINDOW,
+    hint: str = "",
+    desktop_sessions_only: bool = True,
 ) -> Decision:
     """Resolve one event's identifiers to exactly one profile.
 
@@ -255,9 +322,17 @@ def decide(
     identifier already owned beats a new one of the same tier). Others join it
     unless they hold a different strong identifier of a type the group already
     has (two people) or would break a per-type limit; the survivor is the oldest.
+
+    A shared device links only within the session of its last identification (gaps up
+    to ``session_gap``), and so does a laptop or desktop browser (``desktop_sessions_only``:
+    a household's computer is shared before anyone can know it); an ad click id links
+    another browser only on a handoff (same network and OS family as its first sighting,
+    in an in-app browser, within ``handoff_window``), else it is shared from then on and
+    links nothing.
     """
     decision = Decision()
-    nodes, stale = _nodes(keys, owners, profiles, at=at, click_window=click_window)
+    rules = Rules(click_window, limits, session_gap, handoff_window, desktop_sessions_only)
+    nodes, stale = _nodes(keys, owners, profiles, at=at, rules=rules, hint=hint, decision=decision)
     if not nodes:
         return decision
     group: dict[str, set[str]] = {}
@@ -266,9 +341,9 @@ def decide(
         if node.profile is None:
             _join_new_keys(node.keys, group, limits, decision, stale)
         elif index and _conflicts(group, profiles[node.profile].identifiers):
-            _refuse(node, "conflict", decision)
+            _refuse(node, "conflict", decision, owners)
         elif index and _over_limit(group, profiles[node.profile].identifiers, limits):
-            _refuse(node, "limit", decision)
+            _refuse(node, "limit", decision, owners)
         else:
             members.append(node.profile)
             _absorb(group, profiles[node.profile].identifiers)
@@ -286,20 +361,35 @@ def _nodes(
     profiles: Mapping[int, ProfileView],
     *,
     at: datetime,
-    click_window: timedelta,
+    rules: Rules,
+    hint: str,
+    decision: Decision,
 ) -> tuple[list[_Node], set[Key]]:
     linked: dict[int, list[Key]] = {}
     own: list[Key] = []
     stale: set[Key] = set()
+    evidence: list[Key] = []
     for key in keys:
         owner = owners.get(key)
         if owner is None:
             own.append(key)
-        elif tier_of(key.type) is Tier.CLICK and abs(at - owner.last_seen) > click_window:
+        elif tier_of(key.type) is Tier.CLICK and abs(at - owner.last_seen) > rules.click_window:
             own.append(key)  # an expired click id links nothing; it is re-pointed
             stale.add(key)
+        elif (
+            tier_of(key.type) is Tier.DEVICE
+            and (owner.shared or (rules.desktop_sessions_only and is_desktop(hint)))
+            and abs(at - owner.last_seen) > rules.session_gap
+        ):
+            own.append(key)  # a shared device in a new session: nobody is known yet
+            stale.add(key)
+            decision.new_session.append(key)
+        elif key.type in EVIDENCE_TYPES or (owner.shared and tier_of(key.type) is Tier.CLICK):
+            evidence.append(key)
         else:
             linked.setdefault(owner.profile, []).append(key)
+    for key in evidence:
+        _weigh_click(key, owners[key], linked, at=at, rules=rules, hint=hint, decision=decision)
     nodes = [
         _Node(pid, ks, (tier_of(ks[0].type), 0, RANK[ks[0].type], profiles[pid].age)) for pid, ks in linked.items()
     ]
@@ -307,6 +397,31 @@ def _nodes(
         nodes.append(_Node(None, own, (tier_of(own[0].type), 1, RANK[own[0].type], ())))
     nodes.sort(key=lambda n: n.sort)
     return nodes, stale
+
+
+def is_desktop(hint: str) -> bool:
+    """A laptop or desktop browser (events.hints OS family): often a household's, never proven personal."""
+    return hint.split(":")[1:2] in (["macos"], ["windows"], ["linux"], ["chromeos"])
+
+
+def _weigh_click(
+    key: Key, owner: Owner, linked: dict[int, list[Key]], *, at: datetime, rules: Rules, hint: str, decision: Decision
+) -> None:
+    """An ad click id joins the event to its profile only on the same browser or a corroborated handoff."""
+    if owner.shared:
+        decision.ignored.append((key, "shared_click", owner.profile))
+    elif owner.profile in linked:
+        linked[owner.profile].append(key)  # seen again with this browser's own identifiers
+    elif (
+        is_handoff(owner.hint, hint)
+        and owner.first_seen is not None
+        and abs(at - owner.first_seen) <= rules.handoff_window
+    ):
+        linked.setdefault(owner.profile, []).append(key)
+        decision.handoff.append(key)
+    else:
+        decision.ignored.append((key, "uncorroborated_click", owner.profile))
+        decision.shared.append(key)
 
 
 def _join_new_keys(
@@ -336,10 +451,22 @@ def _absorb(group: dict[str, set[str]], other: Mapping[str, set[str]]) -> None:
         group.setdefault(kind, set()).update(values)
 
 
-def _refuse(node: _Node, reason: str, decision: Decision) -> None:
-    """Do not merge; the contested device and click identifiers follow the event."""
+def _refuse(node: _Node, reason: str, decision: Decision, owners: Mapping[Key, Owner]) -> None:
+    """Do not merge. A device used by two people is shared (it follows the event, for this
+    session only); a click id that reached two people is shared and stays where it was."""
     decision.refused.append((node.profile, reason))
-    decision.moves.extend(k for k in node.keys if tier_of(k.type) is not Tier.STRONG)
+    decision.ignored.append((node.keys[0], reason, node.profile))
+    for key in node.keys:
+        tier = tier_of(key.type)
+        if tier is Tier.DEVICE:
+            decision.moves.append(key)
+            if reason == "conflict" and not owners[key].shared:
+                decision.shared.append(key)
+        elif tier is Tier.CLICK and reason == "conflict":
+            if not owners[key].shared:
+                decision.shared.append(key)
+        elif tier is Tier.CLICK:
+            decision.moves.append(key)
 
 
 def _linked_by(members: list[_Node], profiles: Mapping[int, ProfileView]) -> str:

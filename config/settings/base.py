@@ -254,6 +254,19 @@ IDENTITY_IDENTIFIER_LIMITS = parse_limits(
 )
 # Region used to read phone numbers written without a +country prefix.
 IDENTITY_DEFAULT_PHONE_REGION = env.str("IDENTITY_DEFAULT_PHONE_REGION", default="US")
+# A session is one device's events with gaps of at most this many minutes. On a shared device
+# (identified by two different people) anonymous events are attributed only within the
+# session of an explicit identification.
+IDENTITY_SESSION_GAP_MINUTES = env.int("IDENTITY_SESSION_GAP_MINUTES", default=30)
+# Laptop and desktop browsers (OS family from the user agent) are treated as shared: attributed
+# only within an identification's session, since a household's computer is used by several
+# people before anyone can tell (bench/identity_sim.py: all wrong-person sends left without it).
+IDENTITY_DESKTOP_SESSIONS_ONLY = env.bool("IDENTITY_DESKTOP_SESSIONS_ONLY", default=True)
+# An ad click id (fbclid, gclid, ttclid...) links a second browser only when it is first seen in
+# an in-app browser and then on the same network prefix and OS family within this window.
+IDENTITY_HANDOFF_WINDOW_MINUTES = env.int("IDENTITY_HANDOFF_WINDOW_MINUTES", default=60)
+# The client hint (keyed hash of the network prefix + OS family) is blanked after this many hours.
+IDENTITY_CLIENT_HINT_RETENTION_HOURS = env.int("IDENTITY_CLIENT_HINT_RETENTION_HOURS", default=24)
 # New anonymous profiles (no email / phone) per merchant per hour; past it such events stay
 # anonymous without a profile and the console shows an alert (docs/SECURITY.md). 0 disables.
 IDENTITY_MAX_NEW_PROFILES_PER_HOUR = env.int("IDENTITY_MAX_NEW_PROFILES_PER_HOUR", default=50_000)
@@ -261,6 +274,8 @@ IDENTITY_MAX_NEW_PROFILES_PER_HOUR = env.int("IDENTITY_MAX_NEW_PROFILES_PER_HOUR
 # --- Destinations ------------------------------------------------------------------
 KLAVIYO_API_URL = env.str("KLAVIYO_API_URL", default="https://a.klaviyo.com").rstrip("/")
 KLAVIYO_API_REVISION = env.str("KLAVIYO_API_REVISION", default="2026-07-15")
+# Klaviyo's answer to "who clicked this _kx" (Get Profiles, scope profiles:read) is cached this long.
+KLAVIYO_KX_CACHE_SECONDS = env.int("KLAVIYO_KX_CACHE_SECONDS", default=86400)
 LOOPS_API_URL = env.str("LOOPS_API_URL", default="https://app.loops.so").rstrip("/")
 LOOP_RETURNS_API_URL = env.str("LOOP_RETURNS_API_URL", default="https://api.loopreturns.com").rstrip("/")
 # Days a processed Loop webhook body (it holds PII) is kept before the daily prune.

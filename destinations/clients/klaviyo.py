@@ -503,3 +503,38 @@ class KlaviyoClient(DestinationClient):
             for kind, value in identifiers
             if kind in fields and value
         ]
+
+
+# --- Klaviyo email clicks (_kx): who clicked ---------------------------------------------
+# Get Profiles accepts ``filter=equals(_kx,"…")`` ("`_kx`: `equals`", the filter parameter
+# of GET /api/profiles in the OpenAPI spec); it needs a private key with ``profiles:read``.
+# Klaviyo limits Get Profiles to 75/s burst and 750/min steady.
+KX_LOOKUP_LIMITS = (Limit("burst", 75, 75), Limit("steady", 750, 750 / 60))
+
+
+def kx_lookup_request(config: ClientConfig, kx: str) -> HttpRequest:
+    """GET /api/profiles for the profile a _kx names; only its email and phone are asked for.
+
+    Raises ValueError when the value cannot be one filter string (``filter_equals``)."""
+    client = KlaviyoClient(config)
+    return HttpRequest(
+        step="profile-kx",
+        method="GET",
+        url=client.url("/api/profiles"),
+        headers={k: v for k, v in client.headers().items() if k != "content-type"},
+        params={"filter": filter_equals("_kx", kx), "fields[profile]": "email,phone_number"},
+    )
+
+
+def kx_lookup_contact(result: HttpResult) -> tuple[str, str] | None:
+    """(email, phone) of the one profile found; ("", "") when none; None when the lookup failed."""
+    if result.status_code != 200:
+        return None
+    body = result.json()
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        return None
+    if len(data) != 1:
+        return "", ""  # no profile, or more than one: nothing safe to learn
+    attributes = data[0].get("attributes") or {} if isinstance(data[0], dict) else {}
+    return str(attributes.get("email") or ""), str(attributes.get("phone_number") or "")

@@ -326,8 +326,10 @@ def template_body(spec: FlowSpec) -> dict[str, Any]:
 def seed_event_body(metric_name: str, *, time: str, destination_id: int) -> dict[str, Any]:
     """POST /api/events: one internal event that makes Klaviyo create the metric.
 
-    The profile has an external_id only (no email, no phone), so no flow can ever message it;
-    the properties say what it is, so a merchant who sees it in the metric's feed knows.
+    ``backfill``: "When true, the event is recorded but does NOT trigger flows" (spec), so no
+    flow fires on it, ours or the merchant's. The profile has an external_id only (no email,
+    no phone), so nothing could message it anyway; the properties say what it is, so a
+    merchant who sees it in the metric's feed knows.
     """
     return {
         "data": {
@@ -336,6 +338,7 @@ def seed_event_body(metric_name: str, *, time: str, destination_id: int) -> dict
                 "properties": {"RecaptureInternal": True, "Purpose": "creates the metric for backup flows"},
                 "time": time,
                 "unique_id": f"recapture-metric-seed:{destination_id}:{metric_name}",
+                "backfill": True,
                 "metric": {"data": {"type": "metric", "attributes": {"name": metric_name}}},
                 "profile": {
                     "data": {"type": "profile", "attributes": {"external_id": f"{SEED_EXTERNAL_ID}-{destination_id}"}}

@@ -103,9 +103,15 @@ def flow_name(destination: Destination, spec: FlowSpec) -> str:
 def provision_backup_flows(
     destination: Destination, *, dry_run: bool = False, clone_native: bool = False
 ) -> ProvisionReport:
-    """Create the three backup flows that do not exist yet; report on the ones that do."""
+    """Create the three backup flows that do not exist yet; report on the ones that do.
+
+    A destination in dry-run mode (requests recorded, never sent) only ever gets a plan.
+    """
+    dry_run = dry_run or destination.dry_run
     api = _api(destination, dry_run=dry_run)
     report = ProvisionReport(str(destination), dry_run)
+    if destination.dry_run:
+        report.notes.append("The destination is in dry-run mode: nothing was created, here is the plan.")
     checks = check_flow_scopes(api)
     if any(c.status == "missing" for c in checks):
         report.lines.append(FlowLine("", "", "failed", scope_summary([c for c in checks if c.status == "missing"])))

@@ -48,12 +48,15 @@ def person_of(event: Event) -> Person:
     profile_props = getattr(profile, "properties", None)
     profile_props = profile_props if isinstance(profile_props, dict) else {}
     custom = _forwarded_custom(event, {**traits, **profile_traits, **profile_props})
+    # Resolved events carry only what identity resolution kept: a junk email or an invalid
+    # phone on the event itself (identity.junk) is never sent. Unresolved ones keep their own.
+    own_email, own_phone = (None, None) if profile is not None else (ids.get("email"), ids.get("phone"))
     return Person(
-        email=pick("email", ids.get("email")).lower(),
-        phone=pick("phone", ids.get("phone"), traits.get("phone")),
+        email=pick("email", own_email).lower(),
+        phone=pick("phone", own_phone, None if profile is not None else traits.get("phone")),
         external_id=_text(ids.get("shopify_customer_id")) or _text(ids.get("external_id")),
         anonymous_id=_text(event.anonymous_id),
-        kx=_text(ids.get("kx")),
+        kx=_text(ids.get("kx")) or _text(getattr(profile, "klaviyo_kx", "")),
         first_name=pick("first_name", traits.get("first_name")),
         last_name=pick("last_name", traits.get("last_name")),
         city=pick("city", traits.get("city")),

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from config.queue import enqueue_on_commit, enqueue_once_on_commit, task_started
 from destinations import mapping
-from destinations.models import Delivery, DeliveryStatus, Destination
+from destinations.models import Delivery, DeliveryStatus, Destination, DestinationKind
+from destinations.services.exchange import queue_click_lookups
 from destinations.services.outbound import client_for, idempotency_key, outbound_event, phone_region
 from events.models import Event, EventSource
 
@@ -155,6 +156,8 @@ def schedule_deliveries(*, events: list[Event], reidentified: bool = False) -> N
         return
     create, release = plan_deliveries(events, destinations, reidentified=reidentified)
     _store(create, release, [e.pk for e in events])
+    if any(d.kind == DestinationKind.KLAVIYO for d in destinations):
+        queue_click_lookups(events)
 
 
 def backfill_destination(destination: Destination, *, days: int) -> int:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -103,7 +103,8 @@ def run_sweeper(
 
     while more():
         iterations += 1
-        close_old_connections()  # a long-lived process: drop a connection the database closed
+        if not connection.in_atomic_block:
+            close_old_connections()  # a long-lived process: drop a connection the database closed
         try:
             sweep_due_now()
             wait = next_wait(seconds_until_next_due(timezone.now()), tick=tick)

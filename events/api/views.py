@@ -84,7 +84,10 @@ class EventIngestView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        result = services.ingest_events(request.auth, payload=request.data)
+        client = services.ClientInfo(
+            ip=ratelimit.request_ip(request), user_agent=request.headers.get("User-Agent", "")[:512]
+        )
+        result = services.ingest_events(request.auth, payload=request.data, client=client)
         log_request_fields(request, merchant_id=request.auth.pk, **result.log_fields())
         if result.all_invalid:
             raise _all_invalid(result)

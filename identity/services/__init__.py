@@ -1,10 +1,11 @@
 """Identity services: resolution, erasure and re-sending, the writes of the identity app."""
 
 from identity.services.erasure import forget_profile, register_erasure_hook, resend_recent_events
-from identity.services.resolve import ResolutionOutcome, resolve_events
+from identity.services.resolve import ResolutionOutcome, attach_contact, resolve_events
 
 __all__ = [
     "ResolutionOutcome",
+    "attach_contact",
     "forget_profile",
     "register_erasure_hook",
     "resend_recent_events",

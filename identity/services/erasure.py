@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from events.models import Event
-from identity.models import ErasureRecord, Identifier, Profile, ProfileMerge
+from identity.models import ErasureRecord, Identifier, Profile, ProfileMerge, RefusedLink
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,9 @@ def forget_profile(profile: Profile, *, actor: str = "") -> ErasureRecord:
             Q(into_profile_id=profile.pk) | Q(from_profile_id=profile.pk) | Q(identifier_value__in=values)
         )
         merges_deleted, _ = merges.delete()
+        RefusedLink.objects.filter(merchant_id=profile.merchant_id).filter(
+            Q(profile_id=profile.pk) | Q(other_profile_id=profile.pk)
+        ).delete()
         events_deleted = Event.objects.filter(profile=profile).count()
         Event.objects.filter(profile=profile).delete()
         loop_rows = _erase_loop_payloads(profile.merchant_id, emails=_emails(profile, values))
@@ -102,3 +105,11 @@ def resend_recent_events(profile: Profile, *, hours: int | None = None) -> int:
     if events:
         schedule_deliveries(events=events, reidentified=True)
     return len(events)
+
+
+def forget_client_hints(*, hours: int) -> int:
+    """Blank the client hints of click ids first seen more than ``hours`` ago (privacy notes)."""
+    if hours <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(hours=hours)
+    return Identifier.objects.filter(first_seen__lt=cutoff).exclude(hint="").update(hint="")

@@ -9,7 +9,7 @@ then bulk writes. Decisions are made in memory by ``identity.policy``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -17,9 +17,9 @@ from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from events.models import VERIFIED_SOURCES, Event, Identification, Merchant
-from identity import policy
-from identity.models import Identifier, Profile, ProfileMerge
-from identity.policy import Key, Owner, ProfileView
+from identity import explain, policy
+from identity.models import Identifier, Profile, ProfileMerge, RefusedLink
+from identity.policy import Decision, Key, Owner, ProfileView
 from identity.services.writes import bulk_set
 
 logger = logging.getLogger(__name__)
@@ -38,6 +38,9 @@ class _Assignment:
     keys: list[Key]
     profile: int | None = None
     linked_by: str = ""
+    junk: list[tuple[str, str]] = field(default_factory=list)
+    decision: Decision | None = None
+    shared_device: bool = False
 
 
 @dataclass(slots=True)
@@ -54,6 +57,7 @@ class BatchResolver:
     snapshot: dict[int, tuple] = field(default_factory=dict)
     merged_into: dict[int, int] = field(default_factory=dict)
     merges: list[tuple[int, int, Key]] = field(default_factory=list)
+    refusals: list[tuple[int, int | None, Event, str, str]] = field(default_factory=list)
     next_temp: int = -1
     new_budget: int | None = None  # new anonymous profiles this batch may still create (None: no ceiling)
     created_anonymous: int = 0
@@ -91,27 +95,37 @@ class BatchResolver:
     def _add_row(self, row: Identifier) -> None:
         key = Key(row.type, row.value)
         self.rows[key] = row
-        self.owners[key] = Owner(row.profile_id, row.last_seen)
-        self.original[row.id] = (row.profile_id, row.last_seen)
+        self.owners[key] = Owner(row.profile_id, row.last_seen, row.shared, row.first_seen, row.hint)
+        self.original[row.id] = (row.profile_id, row.last_seen, row.shared)
         self.views[row.profile_id].identifiers.setdefault(row.type, set()).add(row.value)
 
     # --- deciding ------------------------------------------------------------
 
-    def resolve(self, item: _Assignment, *, window: timedelta, limits: dict[str, int]) -> None:
+    def resolve(self, item: _Assignment, *, rules: policy.Rules) -> None:
         event = item.event
         if not item.keys:
             return
         decision = policy.decide(
-            item.keys, self.owners, self.views, at=event.timestamp, click_window=window, limits=limits
+            item.keys,
+            self.owners,
+            self.views,
+            at=event.timestamp,
+            click_window=rules.click_window,
+            limits=rules.limits,
+            session_gap=rules.session_gap,
+            handoff_window=rules.handoff_window,
+            hint=getattr(event, "client_hint", ""),
+            desktop_sessions_only=rules.desktop_sessions_only,
         )
         if decision.target is None and not self._may_create(item.keys):
             self.over_budget += 1  # the event stays anonymous, without a profile; nothing else is lost
             return
-        for pid, reason in decision.refused:
-            logger.info("identity merge refused", extra={"profile": pid, "reason": reason, "event": event.pk})
         for key in decision.dropped:
             logger.warning("identifier dropped over limit", extra={"type": key.type, "event": event.pk})
         target = decision.target if decision.target is not None else self._new_profile()
+        self._record_refusals(decision, target, event)
+        for key in decision.shared:
+            self._mark_shared(key)
         for loser, via in decision.merges:
             self._merge(loser, target, via)
         for key in decision.moves:
@@ -123,7 +137,20 @@ class BatchResolver:
                 self._touch(key, event.timestamp)
         owned = [k for k in item.keys if k in self.owners and self.owners[k].profile == target]
         self._apply_traits(target, event, owned)
-        item.profile, item.linked_by = target, decision.linked_by
+        item.profile, item.linked_by, item.decision = target, decision.linked_by, decision
+        item.shared_device = policy.is_desktop(getattr(event, "client_hint", "")) or any(
+            self.owners[k].shared for k in owned if policy.tier_of(k.type) is policy.Tier.DEVICE
+        )
+
+    def _record_refusals(self, decision: Decision, target: int, event: Event) -> None:
+        for pid, reason in decision.refused:
+            logger.info("identity merge refused", extra={"profile": pid, "reason": reason, "event": event.pk})
+        for key, reason, pid in decision.ignored:
+            self.refusals.append((target, pid, event, key.type, reason))
+
+    def _mark_shared(self, key: Key) -> None:
+        self.owners[key] = replace(self.owners[key], shared=True)
+        self.rows[key].shared = True
 
     def _may_create(self, keys: list[Key]) -> bool:
         """A new profile within the merchant's hourly ceiling (one with an email or phone always is)."""
@@ -176,13 +203,18 @@ class BatchResolver:
                 first_seen=event.timestamp,
                 last_seen=event.timestamp,
             )
-        self.owners[key] = Owner(target, event.timestamp if owner is None else owner.last_seen)
+            if policy.tier_of(key.type) is policy.Tier.CLICK:
+                self.rows[key].hint = getattr(event, "client_hint", "")
+        if owner is None:
+            self.owners[key] = Owner(target, event.timestamp, False, event.timestamp, self.rows[key].hint)
+        else:
+            self.owners[key] = replace(owner, profile=target)
         self.views[target].identifiers.setdefault(key.type, set()).add(key.value)
 
     def _touch(self, key: Key, at: datetime) -> None:
         owner = self.owners[key]
         if at > owner.last_seen:
-            self.owners[key] = Owner(owner.profile, at)
+            self.owners[key] = replace(owner, last_seen=at)
 
     def _apply_traits(self, target: int, event: Event, keys: list[Key]) -> None:
         profile = self.profiles[target]
@@ -190,6 +222,8 @@ class BatchResolver:
         for key in keys:
             if key.type in policy.CONTACT_TYPES:
                 incoming[f"${key.type}"] = key.value
+            elif key.type == "kx":
+                profile.klaviyo_kx = key.value
         traits = {**profile.traits, "$email": profile.email, "$phone": profile.phone}
         verified = event.source in VERIFIED_SOURCES
         traits, profile.trait_times = policy.merge_traits(
@@ -207,12 +241,13 @@ class BatchResolver:
 
     # --- writing ---------------------------------------------------------------
 
-    def flush(self, items: list[_Assignment], *, now: datetime) -> list[Event]:
+    def flush(self, items: list[_Assignment], *, now: datetime, store_events: bool = True) -> list[Event]:
         """Persist the batch with bulk writes; return the events re-identified by it."""
         real = self._create_profiles(now)
         self._write_identifiers(real)
         self._write_merges(real)
-        self._write_events(items)
+        if store_events:
+            self._write_events(items)
         reidentified = self._reidentify(real, now)
         changed = [
             profile
@@ -222,8 +257,25 @@ class BatchResolver:
         for profile in changed:
             profile.updated_at = now
         fields = ["email", "phone", "traits", "trait_times", "verified_traits", "reidentified_at", "updated_at"]
-        bulk_set(Profile, changed, fields)
+        bulk_set(Profile, changed, [*fields, "klaviyo_kx"])
+        self._write_refusals(real, now)
         return reidentified
+
+    def _write_refusals(self, real: dict[int, int], now: datetime) -> None:
+        if not self.refusals:
+            return
+        RefusedLink.objects.bulk_create(
+            RefusedLink(
+                merchant=self.merchant,
+                profile_id=real[self.final(target)],
+                other_profile_id=real.get(self.final(other)) if other is not None else None,
+                event_id=event.pk,
+                identifier_type=kind,
+                reason=reason,
+                refused_at=now,
+            )
+            for target, other, event, kind, reason in self.refusals
+        )
 
     def _create_profiles(self, now: datetime) -> dict[int, int]:
         temps = [pid for pid in self.profiles if pid < 0 and pid not in self.merged_into]
@@ -243,7 +295,7 @@ class BatchResolver:
                 new_rows.append(row)
             elif _identifier_changed(self.original[row.pk], row):
                 changed.append(row)
-        bulk_set(Identifier, changed, ["profile", "last_seen"])
+        bulk_set(Identifier, changed, ["profile", "last_seen", "shared", "hint"])
         Identifier.objects.bulk_create(new_rows, batch_size=500)
 
     def _write_merges(self, real: dict[int, int]) -> None:
@@ -282,7 +334,17 @@ class BatchResolver:
                 event.resolved_by = item.linked_by or item.keys[0].type
             else:
                 event.identification = Identification.ANONYMOUS
-        bulk_set(Event, [i.event for i in items], ["profile", "identification", "resolved_by"])
+            event.client_hint = ""  # used: the hint is kept no longer than the event waits for resolution
+            event.identity_decision = explain.decision_record(
+                keys=item.keys,
+                decision=item.decision,
+                junk=item.junk,
+                identified=event.identification == Identification.RESOLVED,
+                linked_by=event.resolved_by,
+                shared_device=item.shared_device,
+            )
+        fields = ["profile", "identification", "resolved_by", "identity_decision", "client_hint"]
+        bulk_set(Event, [i.event for i in items], fields)
 
     def _reidentify(self, real: dict[int, int], now: datetime) -> list[Event]:
         """Anonymous events of profiles that just gained an email or phone, once each."""
@@ -311,8 +373,10 @@ class BatchResolver:
             event.profile = profile
             event.identification = Identification.RESOLVED
             event.resolved_by = "email" if profile.email else "phone"
+            event.identity_decision = {**(event.identity_decision or {}), "rule": "reidentified"}
+            event.identity_decision["identifier"] = event.resolved_by
             profile.reidentified_at = now
-        bulk_set(Event, events, ["identification", "resolved_by"])
+        bulk_set(Event, events, ["identification", "resolved_by", "identity_decision"])
         return events
 
 
@@ -324,21 +388,26 @@ def _profile_state(profile: Profile) -> tuple:
         profile.trait_times,
         list(profile.verified_traits),
         profile.reidentified_at,
+        profile.klaviyo_kx,
     )
 
 
-def _identifier_changed(original: tuple[int, datetime], row: Identifier) -> bool:
-    """Re-pointed, or seen again after LAST_SEEN_RESOLUTION (finer last_seen writes buy nothing)."""
-    profile_id, last_seen = original
-    return row.profile_id != profile_id or row.last_seen - last_seen >= LAST_SEEN_RESOLUTION
+def _identifier_changed(original: tuple[int, datetime, bool], row: Identifier) -> bool:
+    """Re-pointed, newly shared, or seen again after LAST_SEEN_RESOLUTION (finer last_seen writes
+    buy nothing), except on a shared device, whose sessions are told apart by last_seen."""
+    profile_id, last_seen, shared = original
+    if row.profile_id != profile_id or row.shared != shared:
+        return True
+    return row.last_seen != last_seen if row.shared else row.last_seen - last_seen >= LAST_SEEN_RESOLUTION
 
 
 def assignments(events: list[Event], *, merchant: Merchant) -> list[_Assignment]:
     """Each event with its usable identifiers, oldest first (so the newest identify wins)."""
     blocked = policy.blocklist(merchant.blocked_identifier_values or [])
-    region = settings.IDENTITY_DEFAULT_PHONE_REGION
+    region = (merchant.phone_region or settings.IDENTITY_DEFAULT_PHONE_REGION or "US").upper()
     ordered = sorted(events, key=lambda e: (e.timestamp, e.pk or 0))
-    return [
-        _Assignment(e, policy.extract_keys(e.identifiers, e.anonymous_id, blocked=blocked, default_region=region))
-        for e in ordered
-    ]
+    items = []
+    for event in ordered:
+        keys, junk = policy.extract(event.identifiers, event.anonymous_id, blocked=blocked, default_region=region)
+        items.append(_Assignment(event, keys, junk=junk))
+    return items

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from events.models import AlertKind, Event, Merchant
 from events.services import raise_alert
+from identity import policy
 from identity.services.resolution import BatchResolver, StaleGraphError, assignments
 
 logger = logging.getLogger(__name__)
@@ -62,18 +63,44 @@ def _retryable(exc: Exception) -> bool:
     return True
 
 
-def _resolve_batch(events: list[Event]) -> list[Event]:
+def attach_contact(merchant: Merchant, *, kx: str, email: str = "", phone: str = "") -> list[Event]:
+    """A platform told us who a click id belongs to (Klaviyo: the recipient of the email whose
+    link carried ``kx``): resolve {kx, email, phone} as one identification, with no event
+    stored. Junk is dropped as anywhere else. Returns the events re-identified by it."""
+    identifiers = {k: v for k, v in (("kx", kx), ("email", email), ("phone", phone)) if v}
+    probe = Event(merchant=merchant, timestamp=timezone.now(), source="system", identifiers=identifiers)
+    for attempt in range(1, RESOLVE_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return _resolve_batch([probe], store_events=False)
+        except (IntegrityError, StaleGraphError, OperationalError) as exc:
+            if attempt == RESOLVE_ATTEMPTS or not _retryable(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _resolve_batch(events: list[Event], *, store_events: bool = True) -> list[Event]:
     merchant = events[0].merchant
     items = assignments(events, merchant=merchant)
     resolver = BatchResolver(merchant=merchant, new_budget=_profile_budget(merchant))
     resolver.load({key for item in items for key in item.keys})
-    window = timedelta(days=settings.IDENTITY_CLICK_ID_WINDOW_DAYS)
-    limits = dict(settings.IDENTITY_IDENTIFIER_LIMITS)
+    rules = identity_rules()
     for item in items:
-        resolver.resolve(item, window=window, limits=limits)
-    reidentified = resolver.flush(items, now=timezone.now())
+        resolver.resolve(item, rules=rules)
+    reidentified = resolver.flush(items, now=timezone.now(), store_events=store_events)
     _spend_profile_budget(merchant, created=resolver.created_anonymous, refused=resolver.over_budget)
     return reidentified
+
+
+def identity_rules() -> policy.Rules:
+    """The resolution rules from settings."""
+    return policy.Rules(
+        click_window=timedelta(days=settings.IDENTITY_CLICK_ID_WINDOW_DAYS),
+        limits=dict(settings.IDENTITY_IDENTIFIER_LIMITS),
+        session_gap=timedelta(minutes=settings.IDENTITY_SESSION_GAP_MINUTES),
+        handoff_window=timedelta(minutes=settings.IDENTITY_HANDOFF_WINDOW_MINUTES),
+        desktop_sessions_only=settings.IDENTITY_DESKTOP_SESSIONS_ONLY,
+    )
 
 
 # --- The ceiling on new anonymous profiles (IDENTITY_MAX_NEW_PROFILES_PER_HOUR) --------------

@@ -34,7 +34,13 @@ class FakeKlaviyo:
             return 204, b""
         if path.startswith("/api/event-bulk-create-jobs"):
             return 202, json.dumps({"data": {"type": "event-bulk-create-job", "id": "job"}}).encode()
+        if method == "GET":  # the Test button's reads (accounts, one item per resource)
+            return 200, json.dumps({"data": [{"type": "account", "id": "FAKE01"}]}).encode()
         return 202, b""
+
+    def methods(self) -> set[str]:
+        with self.lock:
+            return {r.method for r in self.requests}
 
     def paths(self) -> list[str]:
         with self.lock:

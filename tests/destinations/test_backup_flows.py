@@ -177,8 +177,8 @@ def test_provision_backup_flows_creates_a_missing_metric_with_one_internal_event
     profile = double.klaviyo.profiles[seed]  # nobody to email: no email address, no phone number
     assert (profile.email, profile.phone_number) == (None, None)
     assert profile.external_id == f"recapture-internal-metric-seed-{destination.pk}"
-    assert all(e.properties["RecaptureInternal"] is True for e in events)
-    assert double.klaviyo.flows_fired() == []
+    assert all(e.properties["RecaptureInternal"] is True and e.backfill for e in events)
+    assert double.klaviyo.triggers == []  # recorded, but it triggers no flow
     assert [line.outcome for line in report.lines] == ["created", "created", "created"]
     assert any("was missing" in note for note in report.notes)
     assert any("No Received Email metric" in note for note in report.notes)
@@ -296,3 +296,14 @@ def test_refresh_task_logs_a_refused_report_and_ignores_a_deleted_destination(
     tasks.refresh_backup_flow_reports(999_999)
 
     assert "backup flow report for destination" in caplog.text and "flows:read" in caplog.text
+
+
+def test_provision_backup_flows_on_a_dry_run_destination_only_plans(double, destination, shop_account):
+    destination.dry_run = True
+    destination.save(update_fields=["dry_run"])
+
+    report = provision_backup_flows(destination)
+
+    assert [line.outcome for line in report.lines] == ["planned"] * 3
+    assert created_flows(double) == {} and not BackupFlow.objects.exists()
+    assert any("dry-run mode" in note for note in report.notes)

@@ -50,8 +50,9 @@ def test_seed_event_and_report_bodies_validate():
 
 
 def test_seed_event_profile_cannot_be_messaged():
-    profile = kf.seed_event_body("X", time="t", destination_id=7)["data"]["attributes"]["profile"]["data"]
-    assert profile["attributes"] == {"external_id": "recapture-internal-metric-seed-7"}
+    attributes = kf.seed_event_body("X", time="t", destination_id=7)["data"]["attributes"]
+    assert attributes["profile"]["data"]["attributes"] == {"external_id": "recapture-internal-metric-seed-7"}
+    assert attributes["backfill"] is True  # "recorded but does NOT trigger flows"
 
 
 def test_cloned_definition_renames_ids_swaps_trigger_and_drafts_messages():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import responses
 import time_machine
 from django.core.management import call_command
 from responses import matchers
@@ -14,6 +15,8 @@ from destinations.services import run_sweeper, schedule_deliveries
 from destinations.services.sweep import next_wait, seconds_until_next_due
 from tests.destinations.conftest import KLAVIYO, ProfileFactory, make_event
 from tests.destinations.test_delivery_klaviyo import HEADERS, viewed_body
+from tests.fakes.core import mount
+from tests.fakes.klaviyo import KlaviyoDouble
 
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 EVENTS_URL = f"{KLAVIYO}/api/events"
@@ -93,3 +96,33 @@ def test_run_sweeper_command_once_delivers_what_is_due(merchant, klaviyo, mocked
     call_command("run_sweeper", "--once")
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SUCCEEDED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sweeper_on_the_klaviyo_double_records_the_order_once_three_seconds_later(merchant, klaviyo):
+    """On the semantic double: a 429 ("Retry-After: 3") on the Placed Order; the sweeper retries
+    it 3 s later, Klaviyo keeps one Placed Order (revenue once) and its flow fires once."""
+    double = KlaviyoDouble()
+    double.add_flow("Post-purchase", metric="Placed Order")
+    double.faults.rate_limit_next, double.faults.retry_after = 1, "3"
+    with (
+        responses.RequestsMock(assert_all_requests_are_fired=False) as rsps,
+        time_machine.travel(START, tick=False) as traveller,
+    ):
+        mount(rsps, double, KLAVIYO)
+        klaviyo.profile_sync = "off"
+        klaviyo.save()
+        profile = ProfileFactory(merchant=merchant, email="ann@example.com")
+        order = make_event(merchant, profile=profile, type="Purchase", properties={"OrderID": "1001", "Revenue": 59.5})
+        schedule_deliveries(events=[order])  # first try: the 429
+        assert not double.recorded("Placed Order")
+        delivery = Delivery.objects.get()
+
+        def delivered() -> bool:
+            return Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SUCCEEDED).exists()
+
+        run_sweeper(tick=1.0, sleep=traveller.shift, should_stop=delivered, max_iterations=30)
+    delivery.refresh_from_db()
+    assert delivery.delivered_at == START + timedelta(seconds=3)
+    assert double.revenue("Placed Order") == 59.5 and len(double.recorded("Placed Order")) == 1
+    assert double.flows_fired() == [("Post-purchase", "ann@example.com")]

@@ -57,19 +57,19 @@ def test_ingest_browse_cart_then_checkout_email_reidentifies_cart_for_delivery(i
         body(
             "InitiateCheckout",
             "2026-11-20T14:00:00Z",
-            identifiers={"email": " Shopper@Example.com "},
+            identifiers={"email": " Shopper@Acme.io "},
             traits={"first_name": "Sam", "city": "Leeds", "region": "ENG"},
         )
     )
 
     profile = Profile.objects.get()
-    assert profile.email == "shopper@example.com"
+    assert profile.email == "shopper@acme.io"
     assert profile.traits == {"first_name": "Sam", "city": "Leeds", "region": "ENG"}
     assert checkout.identification == Identification.NATIVE and checkout.profile_id == profile.pk
     reidentified = [c.kwargs for c in scheduled.call_args_list if c.kwargs.get("reidentified")]
     assert len(reidentified) == 1
     assert [e.pk for e in reidentified[0]["events"]] == [browse.pk, cart.pk]
-    assert {e.profile.email for e in reidentified[0]["events"]} == {"shopper@example.com"}
+    assert {e.profile.email for e in reidentified[0]["events"]} == {"shopper@acme.io"}
     for event in (browse, cart):
         event.refresh_from_db()
         assert (event.identification, event.resolved_by) == (Identification.RESOLVED, "email")
@@ -77,7 +77,7 @@ def test_ingest_browse_cart_then_checkout_email_reidentifies_cart_for_delivery(i
     assert old.identification == Identification.ANONYMOUS
 
     scheduled.reset_mock()
-    ingest(body("Purchase", "2026-11-20T14:30:00Z", identifiers={"email": "shopper@example.com"}))
+    ingest(body("Purchase", "2026-11-20T14:30:00Z", identifiers={"email": "shopper@acme.io"}))
     assert not [c for c in scheduled.call_args_list if c.kwargs.get("reidentified")]  # exactly once
 
 

@@ -24,6 +24,7 @@ from identity.policy import (
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(days=30)
+IN_APP, BROWSER = "a:ios:net1", "b:ios:net1"  # events.hints: in-app / browser, OS family, network
 LIMITS = {"email": 5, "phone": 5, "shopify_customer_id": 5, "external_id": 5, "anonymous_id": 100}
 
 
@@ -49,19 +50,23 @@ def test_model_identifier_types_match_policy_order():
     assert tuple(IdentifierType.values) == ALL_TYPES
 
 
+LONGEST = ("ann.lee" + "0123456789" * 7)[:64] + "@" + "d" * 61 + "." + "e" * 61 + "." + "f" * 62 + ".io"
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("  Alice@Example.COM ", "alice@example.com"),
-        ("alice@example.com", "alice@example.com"),
+        ("  Alice@Acme.IO ", "alice@acme.io"),
+        ("alice@acme.io", "alice@acme.io"),
         ("not-an-email", None),
         ("a@b", None),
         ("", None),
         (None, None),
         ({"x": 1}, None),
-        ("x" * 250 + "@example.com", None),
-        ("x" * 242 + "@example.com", "x" * 242 + "@example.com"),  # 254 characters: the maximum
-        ("x" * 243 + "@example.com", None),
+        ("x" * 250 + "@acme.io", None),
+        (LONGEST, LONGEST),  # 254 characters: the maximum (a 64-character local part, RFC 5321)
+        (LONGEST.replace("@", "9@"), None),  # a 65-character local part
+        (LONGEST.replace(".io", "x.io"), None),  # 255 characters
     ],
 )
 def test_normalise_value_email(raw, expected):
@@ -101,9 +106,9 @@ def test_extract_keys_drops_merchant_blocked_test_email_case_insensitively():
 
 
 def test_extract_keys_normalises_case_variant_email_to_one_key():
-    a = extract_keys({"email": "Bob@Example.com"}, "")
-    b = extract_keys({"email": "bob@example.COM "}, "")
-    assert a == b == [Key("email", "bob@example.com")]
+    a = extract_keys({"email": "Bob@Acme.io"}, "")
+    b = extract_keys({"email": "bob@acme.IO "}, "")
+    assert a == b == [Key("email", "bob@acme.io")]
 
 
 def test_extract_keys_orders_strongest_first_and_ignores_unknown_types():
@@ -254,16 +259,98 @@ def test_decide_merge_that_breaks_a_limit_is_refused():
         (1, {"anonymous_id": ["a1", "a2"], "gclid": ["g"]}),
         (2, {"anonymous_id": ["b1", "b2"]}),
     )
-    d = run([Key("anonymous_id", "b1"), Key("gclid", "g")], owners, views, limits=limits)
+    owners[Key("gclid", "g")] = Owner(1, NOW, first_seen=NOW - timedelta(minutes=5), hint=IN_APP)
+    d = decide(
+        [Key("anonymous_id", "b1"), Key("gclid", "g")],
+        owners,
+        views,
+        at=NOW,
+        click_window=WINDOW,
+        limits=limits,
+        hint=BROWSER,
+    )  # a corroborated handoff, so only the limit stands in the way
     assert d.target == 2  # the device owner leads
     assert d.merges == [] and d.refused == [(1, "limit")]
     assert d.moves == [Key("gclid", "g")]
 
 
-def test_decide_click_id_shared_by_two_cookies_within_window_links_them():
+def test_decide_click_id_on_two_cookies_without_corroboration_is_shared_and_links_nothing():
+    """Was: linked them within the 30-day window (issue 12, trap 3: a click id is evidence, not identity)."""
     owners, views = graph((1, {"anonymous_id": ["cookie-a"], "gclid": ["G1"]}), seen=NOW - timedelta(days=29))
     d = run([Key("anonymous_id", "cookie-b"), Key("gclid", "G1")], owners, views)
-    assert d.target == 1 and d.attach == [Key("anonymous_id", "cookie-b")] and d.linked_by == "gclid"
+    assert d.target is None and d.merges == [] and d.attach == [Key("anonymous_id", "cookie-b")]
+    assert d.shared == [Key("gclid", "G1")] and d.ignored == [(Key("gclid", "G1"), "uncorroborated_click", 1)]
+
+
+def _click_graph(hint, *, first_seen=NOW - timedelta(minutes=5), shared=False):
+    owners, views = graph((1, {"anonymous_id": ["in-app"], "fbclid": ["F"]}))
+    owners[Key("fbclid", "F")] = Owner(1, first_seen, shared=shared, first_seen=first_seen, hint=hint)
+    return owners, views
+
+
+def _decide_click(owners, views, hint):
+    keys = [Key("anonymous_id", "safari"), Key("fbclid", "F")]
+    return decide(keys, owners, views, at=NOW, click_window=WINDOW, limits=LIMITS, hint=hint)
+
+
+def test_decide_click_id_handoff_from_in_app_browser_links_the_phone_browser():
+    d = _decide_click(*_click_graph(IN_APP), BROWSER)
+    assert d.target == 1 and d.attach == [Key("anonymous_id", "safari")] and d.handoff == [Key("fbclid", "F")]
+    assert d.linked_by == "fbclid" and d.shared == []
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "first_seen"),
+    [
+        (IN_APP, "b:ios:other-net", NOW - timedelta(minutes=5)),  # another network
+        (IN_APP, "b:android:net1", NOW - timedelta(minutes=5)),  # another OS family
+        (IN_APP, BROWSER, NOW - timedelta(minutes=61)),  # outside the handoff window
+        (BROWSER, BROWSER, NOW - timedelta(minutes=5)),  # not from an in-app browser: a forwarded link
+        ("", BROWSER, NOW - timedelta(minutes=5)),  # no hint recorded
+        (IN_APP, "", NOW - timedelta(minutes=5)),
+    ],
+)
+def test_decide_click_id_not_corroborated_is_shared_and_links_nothing(first, second, first_seen):
+    d = _decide_click(*_click_graph(first, first_seen=first_seen), second)
+    assert d.target is None and d.merges == [] and d.shared == [Key("fbclid", "F")]
+    assert d.attach == [Key("anonymous_id", "safari")]
+
+
+def test_decide_shared_click_id_links_nothing_even_when_corroborated():
+    d = _decide_click(*_click_graph(IN_APP, shared=True), BROWSER)
+    assert d.target is None and d.shared == [] and d.ignored == [(Key("fbclid", "F"), "shared_click", 1)]
+
+
+def test_decide_click_id_seen_again_with_its_own_browser_links_without_corroboration():
+    owners, views = _click_graph(BROWSER)
+    d = decide(
+        [Key("anonymous_id", "in-app"), Key("fbclid", "F")],
+        owners,
+        views,
+        at=NOW,
+        click_window=WINDOW,
+        limits=LIMITS,
+        hint="b:windows:else",
+    )
+    assert d.target == 1 and d.shared == [] and d.ignored == []
+
+
+def test_decide_shared_device_links_within_the_session_only():
+    owners, views = graph((1, {"anonymous_id": ["laptop"], "email": ["bob@acme.io"]}))
+    owners[Key("anonymous_id", "laptop")] = Owner(1, NOW - timedelta(minutes=20), shared=True)
+    within = run([Key("anonymous_id", "laptop")], owners, views)
+    assert within.target == 1 and within.linked_by == "anonymous_id"
+    owners[Key("anonymous_id", "laptop")] = Owner(1, NOW - timedelta(minutes=31), shared=True)
+    later = run([Key("anonymous_id", "laptop")], owners, views)
+    assert later.target is None and later.moves == [Key("anonymous_id", "laptop")]
+    assert later.new_session == [Key("anonymous_id", "laptop")]
+
+
+def test_decide_device_identified_by_a_second_person_becomes_shared():
+    owners, views = graph((1, {"anonymous_id": ["laptop"], "email": ["alice@acme.io"]}))
+    d = run([Key("email", "bob@acme.io"), Key("anonymous_id", "laptop")], owners, views)
+    assert d.target is None and d.refused == [(1, "conflict")]
+    assert d.shared == [Key("anonymous_id", "laptop")] and d.moves == [Key("anonymous_id", "laptop")]
 
 
 def test_decide_click_id_shared_by_two_cookies_outside_window_does_not_link():

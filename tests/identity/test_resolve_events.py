@@ -69,8 +69,8 @@ def test_resolve_events_event_without_identifiers_stays_anonymous_without_profil
 
 
 def test_resolve_events_case_variant_email_reaches_same_profile(merchant):
-    first = make(merchant, anon="a1", identifiers={"email": "Bob@Example.com"}, ago_hours=1)
-    second = make(merchant, anon="a2", identifiers={"email": "bob@example.COM"})
+    first = make(merchant, anon="a1", identifiers={"email": "Bob@Acme.io"}, ago_hours=1)
+    second = make(merchant, anon="a2", identifiers={"email": "bob@acme.IO"})
     resolve(first)
     resolve(second)
     first.refresh_from_db()
@@ -119,20 +119,29 @@ def test_resolve_events_is_idempotent_for_a_second_run(merchant):
 
 
 def test_resolve_events_shared_laptop_two_shoppers_never_merge(merchant):
+    """Browsing after Bob's identification is his only within his session (it was his at any time
+    before issue 12: "the last person to identify owns the device", trap 2)."""
     alice = make(merchant, anon="laptop", identifiers={"email": "alice@x.io"}, ago_hours=2)
     resolve(alice)
     bob = make(merchant, anon="laptop", identifiers={"email": "bob@x.io"}, ago_hours=1)
     resolve(bob)
-    browse = make(merchant, anon="laptop")
+    browse = make(merchant, anon="laptop", ago_hours=0.9)
     resolve(browse)
+    later = make(merchant, anon="laptop")  # 54 minutes on: a new session, anyone's
+    resolve(later)
     alice.refresh_from_db()
     bob.refresh_from_db()
     browse.refresh_from_db()
+    later.refresh_from_db()
     assert alice.profile_id != bob.profile_id
     assert alice.profile.email == "alice@x.io" and bob.profile.email == "bob@x.io"
     assert ids_of(alice.profile) == [("email", "alice@x.io")]
-    assert ids_of(bob.profile) == [("anonymous_id", "laptop"), ("email", "bob@x.io")]
+    assert ids_of(bob.profile) == [("email", "bob@x.io")]
     assert browse.profile_id == bob.profile_id and browse.resolved_by == "anonymous_id"
+    assert browse.identity_decision["rule"] == "shared_device_session"
+    assert later.identification == Identification.ANONYMOUS and later.profile.email == ""
+    assert later.identity_decision["rule"] == "new_session"
+    assert Identifier.objects.get(type="anonymous_id").shared
     assert ProfileMerge.objects.count() == 0
 
 
@@ -190,14 +199,18 @@ def test_resolve_events_click_id_links_only_within_window(merchant):
     inside = make(merchant, anon="cookie-c", identifiers={"gclid": "G1"})
     resolve(inside)
     inside.refresh_from_db()
-    assert inside.profile_id == outside.profile_id
+    # Within the window but on another browser with nothing corroborating it: not linked, and the
+    # click id is shared from now on (it linked cookie-b and cookie-c before issue 12, trap 3).
+    assert inside.profile_id != outside.profile_id
+    assert Identifier.objects.get(type="gclid").shared
+    assert inside.identity_decision["refused"] == [["gclid", "uncorroborated_click"]]
 
 
 def test_resolve_events_merge_breaking_a_limit_is_refused_and_logged(merchant, settings, caplog):
     settings.IDENTITY_IDENTIFIER_LIMITS = {"anonymous_id": 1}
-    resolve(make(merchant, anon="a1", identifiers={"gclid": "G"}, ago_hours=2))
+    resolve(make(merchant, anon="a1", identifiers={"gclid": "G"}, ago_hours=0.5, client_hint="a:ios:net1"))
     resolve(make(merchant, anon="b1", ago_hours=1))
-    event = make(merchant, anon="b1", identifiers={"gclid": "G"})
+    event = make(merchant, anon="b1", identifiers={"gclid": "G"}, client_hint="b:ios:net1")  # a handoff
     with caplog.at_level("INFO", logger="identity.services.resolution"):
         resolve(event)
     event.refresh_from_db()

@@ -13,7 +13,7 @@ from django.utils import timezone
 from events.models import Event
 from identity.models import Profile
 from identity.services import resolve_events
-from tests.factories import EventFactory
+from tests.factories import EventFactory, MerchantFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -52,17 +52,22 @@ def count_queries(merchant, n, known):
 
 
 def test_resolve_events_query_count_does_not_grow_with_profiles(merchant):
+    other = MerchantFactory()  # the same click ids, found shared afresh in both graphs
     few = count_queries(merchant, 60, seed(merchant, 30))
-    many = count_queries(merchant, 60, seed(merchant, 600))
-    assert Profile.objects.count() > 600
+    many = count_queries(other, 60, seed(other, 600))
+    assert Profile.objects.filter(merchant=other).count() > 600
     assert many == few
 
 
 def test_resolve_events_query_count_is_bounded_per_batch(merchant, django_assert_max_num_queries):
     known = seed(merchant, 30)
     events = mixed_batch(merchant, 300, known=known)
-    # 25, plus the new-profile ceiling's counter (a get and an incr; on Redis no database query at all)
-    with django_assert_max_num_queries(27):
+    # 25, plus the new-profile ceiling's counter (a get and an incr; on Redis no database query at all).
+    # The refused links' insert replaces an identifier update that the old moves made. On SQLite Django
+    # splits a bulk update into chunks under its 999-parameter limit, so the two decision columns of
+    # events (identity_decision, client_hint) cost more chunks there; PostgreSQL writes each table once.
+    bound = 27 if connection.vendor == "postgresql" else 31
+    with django_assert_max_num_queries(bound):
         outcome = resolve_events(events=events)
     with django_assert_max_num_queries(0):  # delivery reads the profile without a query per event
         emails = [e.profile.email for e in outcome.events]

@@ -40,7 +40,7 @@ def _burst(client, merchant) -> list[str]:
             "event_id": f"burst-{i:03d}-{uuid.uuid4().hex[:4]}",
             "type": "AddToCart",
             "anonymous_id": f"anon-{i}",
-            "identifiers": {"email": f"b{i}@example.com"},
+            "identifiers": {"email": f"b{i}@shopper.io"},
             "properties": {"ProductName": "Mug", "Price": 5, "Quantity": 1},
         }
         for i in range(BURST)
@@ -85,7 +85,7 @@ def test_burst_backlog_drains_oldest_first_is_shown_in_the_admin_and_nothing_exp
     assert set(Delivery.objects.values_list("status", flat=True)) == {"succeeded", "pending"}  # none left leased
     assert not Delivery.objects.filter(status="pending", attempts__gt=0).exists()  # deferred, not failed
 
-    assert prune_data(events_days=0) == {"events": 0, "delivery_attempts": 0, "loop_webhooks": 0}
+    assert prune_data(events_days=0) == {"events": 0, "delivery_attempts": 0, "loop_webhooks": 0, "client_hints": 0}
     Event.objects.update(received_at=timezone.now() - timedelta(days=400))
     assert prune_data(events_days=1)["events"] == len(sent)  # only delivered events age out; the backlog stays
 

@@ -49,7 +49,7 @@ def test_prune_data_applies_every_retention_and_never_drops_an_undelivered_event
         30,
     )
     destination = create_destination(merchant, kind="klaviyo", api_key="pk_test_retention")
-    old_done = _aged(EventFactory(merchant=merchant, raw={"email": "old@example.com"}), 91)
+    old_done = _aged(EventFactory(merchant=merchant, raw={"email": "old@shopper.io"}), 91)
     old_pending = _aged(EventFactory(merchant=merchant), 91)
     old_sending = _aged(EventFactory(merchant=merchant), 91)
     recent = _aged(EventFactory(merchant=merchant), 89)
@@ -82,7 +82,7 @@ def test_prune_data_applies_every_retention_and_never_drops_an_undelivered_event
 
     counts = prune_data()
 
-    assert counts == {"events": 1, "delivery_attempts": 1, "loop_webhooks": 2}
+    assert counts == {"events": 1, "delivery_attempts": 1, "loop_webhooks": 2, "client_hints": 0}
     assert set(Event.objects.values_list("pk", flat=True)) == {old_pending.pk, old_sending.pk, recent.pk}
     assert not Delivery.objects.filter(pk=done.pk).exists()
     assert list(DeliveryAttempt.objects.values_list("pk", flat=True)) == [new_attempt.pk]
@@ -95,6 +95,7 @@ def test_prune_data_zero_keeps_everything(merchant):
         "events": 0,
         "delivery_attempts": 0,
         "loop_webhooks": 0,
+        "client_hints": 0,
     }
     assert Event.objects.count() == 1
 
@@ -102,7 +103,12 @@ def test_prune_data_zero_keeps_everything(merchant):
 def test_prune_data_command_prints_counts(merchant, capsys):
     _aged(EventFactory(merchant=merchant), 400)
     call_command("prune_data", "--events-days", "365")
-    assert json.loads(capsys.readouterr().out) == {"events": 1, "delivery_attempts": 0, "loop_webhooks": 0}
+    assert json.loads(capsys.readouterr().out) == {
+        "events": 1,
+        "delivery_attempts": 0,
+        "loop_webhooks": 0,
+        "client_hints": 0,
+    }
 
 
 def test_retention_and_safety_net_schedules_are_created_by_migrations():
@@ -115,8 +121,9 @@ def test_retention_and_safety_net_schedules_are_created_by_migrations():
 def test_erasure_removes_the_customers_pii_everywhere_including_raw_payloads(
     client, merchant, django_capture_on_commit_callbacks
 ):
-    body = (FIXTURES / "return_created.json").read_bytes()
-    other = body.replace(b"Jane.Doe@Example.com", b"someone@else.com").replace(b'"id": 1673', b'"id": 1674')
+    # Example.com is a reserved documentation domain, junk to identity resolution (issue 12).
+    body = (FIXTURES / "return_created.json").read_bytes().replace(b"Jane.Doe@Example.com", b"Jane.Doe@shopper.io")
+    other = body.replace(b"Jane.Doe@shopper.io", b"someone@else.com").replace(b'"id": 1673', b'"id": 1674')
     other = other.replace(b"12 Market St", b"99 Other Rd").replace(b"Jane", b"Otto")
     url = f"/api/v1/returns/loop/{merchant.returns_webhook_token}"
     for raw in (body, other):
@@ -126,20 +133,34 @@ def test_erasure_removes_the_customers_pii_everywhere_including_raw_payloads(
         assert response.status_code == 200
     pixel = EventFactory(
         merchant=merchant,
-        identifiers={"email": "jane.doe@example.com"},
-        raw={"identifiers": {"email": "JANE.DOE@example.com"}},
+        identifiers={"email": "jane.doe@shopper.io"},
+        raw={"identifiers": {"email": "JANE.DOE@shopper.io"}},
     )
     from identity.services import resolve_events
 
     resolve_events(events=[pixel])
-    profile = Profile.objects.get(email="jane.doe@example.com")
+    profile = Profile.objects.get(email="jane.doe@shopper.io")
     assert LoopWebhook.objects.count() == 2 and LoopReturn.objects.count() == 2
-    assert "jane.doe@example.com" in _dump_database().lower()
+    assert "jane.doe@shopper.io" in _dump_database().lower()
 
     forget_profile(profile, actor="dpo@shop")
 
     dump = _dump_database().lower()
-    for pii in ("jane.doe@example.com", "12 market st", "jane"):
+    for pii in ("jane.doe@shopper.io", "12 market st", "jane"):
         assert pii not in dump, pii
     assert "someone@else.com" in dump  # the other customer's data is untouched
     assert LoopWebhook.objects.count() == 1 and LoopReturn.objects.count() == 1
+
+
+def test_prune_data_blanks_click_id_client_hints_after_their_retention(merchant, settings):
+    from identity.models import Identifier
+    from tests.identity.factories import IdentifierFactory
+
+    settings.IDENTITY_CLIENT_HINT_RETENTION_HOURS = 24
+    old = IdentifierFactory(profile__merchant=merchant, type="fbclid", value="F1", hint="a:ios:0123456789ab")
+    Identifier.objects.filter(pk=old.pk).update(first_seen=timezone.now() - timedelta(hours=25))
+    fresh = IdentifierFactory(profile__merchant=merchant, type="fbclid", value="F2", hint="a:ios:0123456789ab")
+    assert prune_data(events_days=0, attempts_days=0, webhooks_days=0)["client_hints"] == 1
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert old.hint == "" and fresh.hint == "a:ios:0123456789ab"

@@ -100,7 +100,7 @@ def _ingest(client, merchant, **fields):
         "event_id": uuid.uuid4().hex,
         "type": "AddToCart",
         "anonymous_id": "anon-sec",
-        "identifiers": {"email": "sec@example.com"},
+        "identifiers": {"email": "sec@shopper.io"},
         "properties": {"ProductName": "Mug", "Price": 10, "Quantity": 1},
         **fields,
     }
@@ -166,7 +166,7 @@ def _login(client, password: str, *, ip: str = "192.0.2.10", username: str = "op
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user("ops", "ops@example.com", "right-horse-battery", is_staff=True)
+    return django_user_model.objects.create_user("ops", "ops@shopper.io", "right-horse-battery", is_staff=True)
 
 
 def test_admin_login_locks_out_ip_and_username_after_failures_then_recovers(client, staff, settings):
@@ -195,7 +195,7 @@ def test_admin_login_success_resets_the_failure_count(client, staff, settings):
 
 def test_admin_login_lockout_is_per_username(client, staff, django_user_model, settings):
     settings.LOGIN_FAILURE_LIMIT = 2
-    django_user_model.objects.create_user("other", "o@example.com", "other-horse-battery", is_staff=True)
+    django_user_model.objects.create_user("other", "o@shopper.io", "other-horse-battery", is_staff=True)
     for _ in range(2):
         _login(client, "wrong")
     assert _login(Client(), "other-horse-battery", username="other").status_code == 302
@@ -223,7 +223,7 @@ def test_admin_responses_carry_security_headers(client):
 def support(client, django_user_model):
     from django.contrib.auth.models import Group
 
-    user = django_user_model.objects.create_user("support", "s@example.com", "pw-support-1", is_staff=True)
+    user = django_user_model.objects.create_user("support", "s@shopper.io", "pw-support-1", is_staff=True)
     user.groups.add(Group.objects.get(name="Support"))
     client.force_login(user)
     return client

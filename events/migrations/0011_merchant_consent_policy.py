@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0009_alter_event_source'),
+        ('events', '0010_identity_precision'),
     ]
 
     operations = [
