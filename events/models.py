@@ -64,6 +64,11 @@ class Merchant(models.Model):
         default=list, blank=True, help_text="Extra junk values (e.g. a test email) that never link profiles."
     )
     reidentify_lookback_hours = models.PositiveIntegerField(default=24)
+    attribution_window_days = models.PositiveIntegerField(
+        default=5,
+        help_text="An order counts as recovered when a visit from a Klaviyo/Loops message within this many days "
+        "led to it (the device's first-touch UTM, _kx, click ids are kept that long).",
+    )
     # Consent: what happens to an event whose visitor refused analytics (events.consent).
     consent_policy = models.CharField(
         max_length=16,
