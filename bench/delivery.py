@@ -14,6 +14,9 @@ The shared token buckets are ON: Klaviyo 350/s burst + 3,500/min steady (events)
 - per_event (Klaviyo POST /api/events), with one worker and with all workers (Q_WORKERS=2);
 - bulk (Klaviyo event-bulk-create-jobs, up to 1,000 events per job), one and all workers;
 - loops (POST /api/v1/events/send, 10/s);
+- update_only (--update-only N): per-event Klaviyo with profile sync "update only", the 500
+  people already in the fake Klaviyo: each person's existence is looked up (batched
+  ``any(email,[...])`` and remembered) before events go, so none is created;
 - drain: a backlog of --drain events (default 100,000) through the bulk path with the
   default worker count, inside Klaviyo's limits.
 
@@ -38,7 +41,7 @@ from bench.common import RssSampler, pg_url, production_env, recreate_database, 
 from tests.e2e.stack import Stack, wait_until
 from tests.fakes.platforms import FakePlatforms
 
-DATABASE = "recapture_bench_delivery"
+DATABASE = os.environ.get("BENCH_DELIVERY_DB", "recapture_bench_delivery")
 
 SEED = """
 import json, time, uuid
@@ -102,6 +105,10 @@ class BenchStack(Stack):
 
 def run_case(stack: Stack, fake: FakePlatforms, *, mode: str, workers: int, events: int, timeout: float) -> dict:
     bulk = mode in ("bulk", "drain")
+    if mode == "update_only" and hasattr(fake, "klaviyo"):  # the people are already in Klaviyo
+        for i in range(500):
+            if not fake.klaviyo.profile_by("email", f"p{i}@example.com"):
+                fake.klaviyo.seed_profile(email=f"p{i}@example.com")
     stack.env.update(
         Q_WORKERS=str(workers),
         DELIVERY_BULK_THRESHOLD="50" if bulk else "100000000",
@@ -115,7 +122,7 @@ def run_case(stack: Stack, fake: FakePlatforms, *, mode: str, workers: int, even
     time.sleep(3)  # bench only: let the cluster fork its workers before timing starts
     before = len(fake.state.requests)
     kind = "loops" if mode == "loops" else "klaviyo"
-    options = "{}" if kind == "loops" else '{"profile_sync": "off"}'
+    options = {"loops": "{}", "update_only": '{"profile_sync": "update_only"}'}.get(mode, '{"profile_sync": "off"}')
     seed = SEED.format(n=events, tasks=workers * (1 if bulk else 3), kind=kind, options=options)
     with RssSampler({"worker": worker.pid}) as rss:
         t0 = stack.shell(seed, timeout=900)["t0"]
@@ -158,11 +165,14 @@ def main() -> None:
     parser.add_argument("--loops-events", type=int, default=200)
     parser.add_argument("--drain", type=int, default=100_000)
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--update-only", type=int, default=0, help="events for the update_only case (0: skip)")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     default_workers = int(os.environ.get("Q_WORKERS", "2"))
     cases = [("per_event", w, args.events) for w in counts] + [("bulk", w, args.bulk_events) for w in counts]
     cases += [("loops", default_workers, args.loops_events)]
+    if args.update_only:
+        cases.append(("update_only", default_workers, args.update_only))
     if args.drain:
         cases.append(("drain", default_workers, args.drain))
     results = []

@@ -71,6 +71,7 @@ class MerchantForm(forms.ModelForm):
             "shop_domain",
             "allowed_origins",
             "timezone",
+            "phone_region",
             "is_active",
             "blocked_identifier_values",
             "reidentify_lookback_hours",
@@ -95,7 +96,7 @@ class MerchantAdmin(admin.ModelAdmin):
         "created_at",
     ]
     fieldsets = [
-        (None, {"fields": ["name", "shop_domain", "allowed_origins", "timezone", "is_active"]}),
+        (None, {"fields": ["name", "shop_domain", "allowed_origins", "timezone", "phone_region", "is_active"]}),
         ("Pixel", {"fields": ["write_key", "write_key_rotated_at", "pixel_snippet", "shopify_pixel_code"]}),
         (
             "Loop Returns webhook",

@@ -115,7 +115,7 @@ def is_server_event_id(event_id: str) -> bool:
 # Sources whose traits the server verified (a signed webhook, our own test events): a trait
 # they set is never overwritten by one from the browser (pixel, Shopify Web Pixel), which
 # anyone holding the public write key can post. A new server-side source adds itself here.
-VERIFIED_SOURCES: frozenset[str] = frozenset({EventSource.RETURNS, EventSource.SYSTEM})
+VERIFIED_SOURCES: frozenset[str] = frozenset({EventSource.SHOPIFY_WEBHOOK, EventSource.RETURNS, EventSource.SYSTEM})
 
 
 class Identification(models.TextChoices):

@@ -1,8 +1,9 @@
 """Staff roles. "Support": configure destinations and replay, never read secrets or delete merchants.
 
 Destination API keys are write-only for everyone (the admin never renders them), the
-returns webhook secret is only revealed to superusers (rotation action), and deleting
-merchants is withheld by permission.
+Loop webhook secret is seen and set by superusers only (generated on creation, rotation
+action, the "Set Loop webhook secret" field), and deleting merchants is withheld by
+permission. Support sees and resolves abuse alerts. docs/SECURITY.md has the full table.
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ SUPPORT_GROUP = "Support"
 
 # app_label -> codenames. change_delivery is the "replay" right (deliveries are read-only).
 SUPPORT_PERMISSIONS: dict[str, list[str]] = {
-    "events": ["add_merchant", "change_merchant", "view_merchant", "view_event"],
+    "events": [
+        "add_merchant",
+        "change_merchant",
+        "view_merchant",
+        "view_event",
+        "view_merchantalert",
+        "change_merchantalert",
+    ],
     "destinations": [
         "add_destination",
         "change_destination",
