@@ -427,9 +427,9 @@ class KlaviyoClient(KlaviyoAccountMixin, DestinationClient):
         if not outcome.ok:
             return outcome
         remote_id = DRY_RUN_PROFILE_ID if outcome.result.dry_run else _data_id(outcome.result.json())
+        if self.config.list_id and not is_platform_id(self.config.list_id):
+            return StepOutcome(Verdict.DEAD, message="The list id is not a Klaviyo id; fix it in the destination.")
         if person.subscribes:  # only a consent subscribes (to the list when one is set); none never unsubscribes
-            if self.config.list_id and not is_platform_id(self.config.list_id):
-                return StepOutcome(Verdict.DEAD, message="The list id is not a Klaviyo id; fix it in the destination.")
             body = subscription_job_body(person, list_id=self.config.list_id)
             job = self.post("subscribe", "/api/profile-subscription-bulk-create-jobs", body)
             subscribed = outcome_of(job, send(job))

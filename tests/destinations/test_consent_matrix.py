@@ -27,6 +27,7 @@ pytestmark = pytest.mark.django_db
 
 STATES = (True, False, None)
 POLICIES = ("anonymise", "drop")
+EMAIL = "ada@lovelace-engines.com"
 SUBSCRIBE_URL = f"{KLAVIYO}/api/profile-subscription-bulk-create-jobs"
 
 
@@ -59,6 +60,7 @@ def test_consent_matrix_stored_forwarded_subscribed(
     DestinationFactory(merchant=merchant, kind="klaviyo", list_id="LIST1")
     raw = p.checkout_started()
     raw["timestamp"] = None  # now
+    raw["data"]["checkout"]["email"] = EMAIL  # a real-looking address (example.com is a placeholder identity ignores)
     if accepts is not None:
         raw["data"]["checkout"]["buyerAcceptsEmailMarketing"] = accepts
     body = {"writeKey": merchant.write_key, **raw, "consent": _status(analytics, marketing)}
@@ -81,10 +83,10 @@ def test_consent_matrix_stored_forwarded_subscribed(
         assert event is None
     elif stored == "anonymous":
         assert (event.anonymous_id, event.identifiers, event.traits) == ("", {}, {})
-        assert "ada@example.com" not in json.dumps([event.raw, event.context, event.properties])
+        assert EMAIL not in json.dumps([event.raw, event.context, event.properties])
         assert event.profile_id is None
     else:
-        assert event.identifiers["email"] == "ada@example.com"
+        assert event.identifiers["email"] == EMAIL
         assert event.context["consent"].get("analytics") is analytics
     assert (f"{KLAVIYO}/api/events" in urls) is forwarded
     assert (SUBSCRIBE_URL in urls) is subscribed

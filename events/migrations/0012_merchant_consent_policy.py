@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0010_identity_precision'),
+        ('events', '0011_support_group_alerts'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0011_merchant_consent_policy'),
+        ('events', '0012_merchant_consent_policy'),
     ]
 
     operations = [
