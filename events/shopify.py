@@ -98,15 +98,45 @@ def normalise_event(raw: dict[str, Any]) -> dict[str, Any]:
         fields["properties"].update(variant_properties(_dict(data["productVariant"]), href))
     if "cartLine" in data:
         fields["properties"].update(cart_line_properties(_dict(data["cartLine"]), href))
+        if name == "product_added_to_cart":
+            _set(fields["properties"], "CartURL", cart_permalink([fields["properties"]], href))
     if "collection" in data:
         fields["properties"].update(collection_properties(_dict(data["collection"]), href))
     if "searchResult" in data:
         fields["properties"].update(search_properties(_dict(data["searchResult"]), href))
     if "cart" in data:
         fields["properties"].update(cart_properties(_dict(data["cart"]), href))
+        _set(fields["properties"], "CartURL", cart_permalink(fields["properties"].get("Items") or [], href))
     if "checkout" in data:
         _apply_checkout(fields, _dict(data["checkout"]), name, href)
     return fields
+
+
+def cart_permalink(items: list[dict[str, Any]], href: str) -> str | None:
+    """``https://shop/cart/VARIANT:QTY,VARIANT:QTY``: Shopify's cart permalink, which fills a new
+    cart with those variants on whatever device opens it; None without variants or a shop URL."""
+    parts = []
+    for item in items:
+        quantity = item.get("Quantity", 1)
+        if (
+            item.get("VariantID")
+            and isinstance(quantity, int | float)
+            and not isinstance(quantity, bool)
+            and quantity > 0
+        ):
+            parts.append(f"{item['VariantID']}:{int(quantity)}")
+    try:
+        origin = urlsplit(href)
+    except ValueError:
+        return None
+    if not parts or origin.scheme not in ("http", "https") or not origin.netloc:
+        return None
+    return f"{origin.scheme}://{origin.netloc}/cart/{','.join(parts)}"
+
+
+def _set(props: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        props[key] = value
 
 
 def reduce_gid(value: Any) -> str | None:
@@ -238,7 +268,10 @@ def _apply_checkout(fields: dict[str, Any], checkout: dict[str, Any], name: Any,
     elif total is not None:
         props["CartValue"] = total
     if name == "checkout_started" and href:
-        props["CheckoutURL"] = href
+        # The checkout page's own URL is tied to the shopper's browser session; a cart permalink
+        # rebuilds the same cart (then checkout) on any device, e.g. from the reminder email.
+        props["CheckoutURL"] = cart_permalink(props.get("Items") or [], href) or href
+        props["CheckoutPageURL"] = href
 
 
 def checkout_properties(checkout: dict[str, Any], href: str) -> dict[str, Any]:

@@ -95,3 +95,16 @@ def test_errors_and_ui_noise_are_accepted_and_dropped(client, merchant, noise):
     response = client.post("/api/v1/events", data=body, content_type="text/plain")
     assert response.status_code == 202
     assert not Event.objects.exists()
+
+
+def test_added_to_cart_and_viewed_cart_carry_a_cart_permalink():
+    """Shopify cart permalinks: /cart/{variant_id}:{quantity},... rebuild the cart on any device."""
+    added = _parse(p.product_added_to_cart()).properties
+    assert added["CartURL"] == "https://acme.com/cart/44610569208040:2"
+    viewed = _parse(p.cart_viewed()).properties
+    assert viewed["CartURL"] == "https://acme.com/cart/44610569208040:2,555:1"
+
+
+def test_started_checkout_url_is_a_permalink_of_its_lines():
+    props = _parse(p.checkout_started()).properties
+    assert props["CheckoutURL"] == "https://acme.com/cart/44610569208040:2,555:1"

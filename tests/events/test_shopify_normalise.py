@@ -80,7 +80,10 @@ def test_checkout_started_maps_email_traits_items_and_cart_value():
     assert props["Currency"] == "USD"
     assert props["ItemCount"] == 3
     assert props["DiscountCodes"] == ["SPRING10"]
-    assert props["CheckoutURL"] == p.CHECKOUT_URL
+    # Issue 15: CheckoutURL restores the checkout on another device (a cart permalink); it was the
+    # page URL, which only works in the shopper's own browser session (kept as CheckoutPageURL).
+    assert props["CheckoutURL"] == "https://acme.com/cart/44610569208040:2,555:1"
+    assert props["CheckoutPageURL"] == p.CHECKOUT_URL
     assert props["CheckoutToken"] == "Z2NwLXVzLWVhc3QxOjAxSjk3"
     assert "OrderID" not in props and "Revenue" not in props
     assert props["Items"] == [
