@@ -81,10 +81,10 @@ def shop_and_watch(store: Page, live: Page, base: str, fake, screenshot) -> None
     store.wait_for_function("window.recapture && window.recapture._loaded === true")
     store.click("#view-product")
     store.click("#add-to-cart")
-    store.fill("#email", "shopper@example.com")
+    store.fill("#email", "shopper@acme.io")
     store.click("#start-checkout")
     expect(row(live, "InitiateCheckout").locator(".rc-deliveries")).to_contain_text("klaviyo: succeeded")
-    expect(row(live, "InitiateCheckout").locator(".rc-profile")).to_have_text("shopper@example.com")
+    expect(row(live, "InitiateCheckout").locator(".rc-profile")).to_have_text("shopper@acme.io")
     # the earlier anonymous events were resolved to the shopper and forwarded too
     expect(row(live, "AddToCart").locator(".rc-identification")).to_have_text("resolved")
     expect(row(live, "AddToCart").locator(".rc-deliveries")).to_contain_text("klaviyo: succeeded")
