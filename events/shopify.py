@@ -19,6 +19,13 @@ EVENT_TYPES: dict[str, str] = {
     "checkout_started": EventType.INITIATE_CHECKOUT,
     "checkout_contact_info_submitted": EventType.IDENTIFY,
     "checkout_completed": EventType.PURCHASE,
+    "cart_viewed": EventType.VIEW_CART,
+    "collection_viewed": EventType.VIEW_COLLECTION,
+    "search_submitted": EventType.SEARCH,
+    "product_removed_from_cart": EventType.REMOVE_FROM_CART,
+    "checkout_address_info_submitted": EventType.ADD_SHIPPING_ADDRESS,
+    "checkout_shipping_info_submitted": EventType.ADD_SHIPPING_METHOD,
+    "payment_info_submitted": EventType.ADD_PAYMENT_INFO,
 }
 # Event ids Recapture makes itself for Shopify's server-side data: a client may never send one.
 SERVER_EVENT_ID_PREFIX = "shopify:"
@@ -47,6 +54,24 @@ def placed_order_event_id(order_id: str, checkout_token: str | None) -> str:
     return f"{SERVER_EVENT_ID_PREFIX}order:{order_id}:{checkout_token or ''}"
 
 
+# Shopify publishes these too (errors, checkout alerts, DOM interactions): noise, never stored.
+NOISE_EVENTS = frozenset(
+    {
+        "alert_displayed",
+        "ui_extension_errored",
+        "clicked",
+        "form_submitted",
+        "input_blurred",
+        "input_changed",
+        "input_focused",
+    }
+)
+
+
+def is_noise(raw: dict[str, Any]) -> bool:
+    return is_shopify_event(raw) and raw.get("name") in NOISE_EVENTS
+
+
 def is_shopify_event(raw: dict[str, Any]) -> bool:
     return "clientId" in raw and "name" in raw and "anonymous_id" not in raw
 
@@ -73,6 +98,10 @@ def normalise_event(raw: dict[str, Any]) -> dict[str, Any]:
         fields["properties"].update(variant_properties(_dict(data["productVariant"]), href))
     if "cartLine" in data:
         fields["properties"].update(cart_line_properties(_dict(data["cartLine"]), href))
+    if "collection" in data:
+        fields["properties"].update(collection_properties(_dict(data["collection"]), href))
+    if "searchResult" in data:
+        fields["properties"].update(search_properties(_dict(data["searchResult"]), href))
     if "cart" in data:
         fields["properties"].update(cart_properties(_dict(data["cart"]), href))
     if "checkout" in data:
@@ -130,6 +159,22 @@ def cart_line_properties(line: dict[str, Any], href: str) -> dict[str, Any]:
         props["LineTotal"] = money(total)
         props.setdefault("Currency", _get(total, "currencyCode"))
     return _compact(props)
+
+
+def collection_properties(collection: dict[str, Any], href: str) -> dict[str, Any]:
+    variants = [variant_properties(_dict(v), href) for v in _list(collection.get("productVariants"))]
+    return _compact(
+        {
+            "CollectionID": reduce_gid(collection.get("id")),
+            "CollectionName": _str(collection.get("title")) or None,
+            "Items": variants[:20],
+        }
+    )
+
+
+def search_properties(result: dict[str, Any], href: str) -> dict[str, Any]:
+    variants = [variant_properties(_dict(v), href) for v in _list(result.get("productVariants"))]
+    return _compact({"SearchQuery": _str(result.get("query")) or None, "Items": variants[:20]})
 
 
 def cart_properties(cart: dict[str, Any], href: str) -> dict[str, Any]:

@@ -135,9 +135,10 @@ def test_custom_event_keeps_its_name_and_custom_data():
     assert event.properties == {"ProductID": "8266836345064", "list": "favourites"}
 
 
-def test_other_standard_events_pass_through_under_their_own_name():
-    event = _parse(p.event("collection_viewed", {"collection": {"id": "1", "title": "Shirts"}}))
-    assert event.type == "collection_viewed"
+def test_events_outside_the_catalogue_pass_through_under_their_own_name():
+    """collection_viewed used to pass through as is; the whole catalogue is mapped now (issue 15)."""
+    event = _parse(p.event("some_future_event", {"thing": {"id": "1"}}))
+    assert event.type == "some_future_event"
 
 
 def test_shipping_address_fills_traits_missing_from_billing():
