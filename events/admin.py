@@ -76,6 +76,8 @@ class MerchantForm(forms.ModelForm):
             "blocked_identifier_values",
             "reidentify_lookback_hours",
             "forwarded_traits",
+            "consent_policy",
+            "attribution_window_days",
         ]
 
 
@@ -103,6 +105,7 @@ class MerchantAdmin(admin.ModelAdmin):
             {"fields": ["returns_webhook_url", "returns_webhook_secret_hint", "loop_webhook_secret"]},
         ),
         ("Identity", {"fields": ["blocked_identifier_values", "reidentify_lookback_hours", "forwarded_traits"]}),
+        ("Consent and attribution", {"fields": ["consent_policy", "attribution_window_days"]}),
         (None, {"fields": ["created_at"]}),
     ]
     actions = ["rotate_write_key", "rotate_returns_webhook_secret", "send_test_return_events"]
