@@ -60,7 +60,7 @@ d = create_destination(m, kind="{kind}", api_key="pk_bench_" + uuid.uuid4().hex,
 now = timezone.now()
 for start in range(0, {n}, 10000):
     Event.objects.bulk_create([Event(merchant=m, event_id=f"b{{i}}", type="AddToCart", anonymous_id=f"a{{i}}",
-        timestamp=now, identifiers={{"email": f"p{{i % 500}}@example.com"}},
+        timestamp=now, identifiers={{"email": f"p{{i % 500}}@acme.io"}},
         properties={{"ProductName": "Mug", "Price": 12.5, "Quantity": 1, "Currency": "EUR"}})
         for i in range(start, min(start + 10000, {n}))], batch_size=2000)
 ids = list(Event.objects.filter(merchant=m).values_list("id", "event_id"))
@@ -107,8 +107,8 @@ def run_case(stack: Stack, fake: FakePlatforms, *, mode: str, workers: int, even
     bulk = mode in ("bulk", "drain")
     if mode == "update_only" and hasattr(fake, "klaviyo"):  # the people are already in Klaviyo
         for i in range(500):
-            if not fake.klaviyo.profile_by("email", f"p{i}@example.com"):
-                fake.klaviyo.seed_profile(email=f"p{i}@example.com")
+            if not fake.klaviyo.profile_by("email", f"p{i}@acme.io"):
+                fake.klaviyo.seed_profile(email=f"p{i}@acme.io")
     stack.env.update(
         Q_WORKERS=str(workers),
         DELIVERY_BULK_THRESHOLD="50" if bulk else "100000000",

@@ -111,7 +111,7 @@ def event(run: str, n: int) -> dict[str, Any]:
         "event_id": f"{run}-{n}",
         "type": TYPES[n % len(TYPES)],
         "anonymous_id": f"anon-{visitor}",
-        "identifiers": {"email": f"visitor{visitor}@example.com", "client_id": f"c{visitor}"},
+        "identifiers": {"email": f"visitor{visitor}@acme.io", "client_id": f"c{visitor}"},
         "context": {"url": "https://acme.example/products/linen-shirt", "utm": {"source": "klaviyo"}},
         "properties": {"ProductName": "Linen Shirt", "ProductID": "8266836345064", "Price": 59.0, "Quantity": 1},
     }

@@ -74,7 +74,7 @@ def reset(merchant_name: str):
     with connection.cursor() as cur:
         cur.execute(
             "TRUNCATE events_event, identity_identifier, identity_profilemerge, identity_profile, "
-            "identity_erasurerecord RESTART IDENTITY CASCADE"
+            "identity_erasurerecord, identity_refusedlink RESTART IDENTITY CASCADE"
         )
     Merchant.objects.filter(name=merchant_name).delete()
     return Merchant.objects.create(name=merchant_name, shop_domain=f"bench-{uuid.uuid4().hex[:8]}.myshopify.com")
@@ -89,18 +89,19 @@ def seed_profiles(merchant, start: int, stop: int) -> float:
     with connection.cursor() as cur:
         raw = cur.cursor
         with raw.copy(
-            "COPY identity_profile (id, merchant_id, email, phone, traits, trait_times, created_at, updated_at) "
-            "FROM STDIN"
+            "COPY identity_profile (id, merchant_id, email, phone, traits, trait_times, verified_traits, klaviyo_kx, "
+            "created_at, updated_at) FROM STDIN"
         ) as copy:
             for i in range(start, stop):
-                copy.write_row((i + 1, merchant.pk, f"p{i}@bench.io", "", "{}", "{}", seen, seen))
+                copy.write_row((i + 1, merchant.pk, f"p{i}@bench.io", "", "{}", "{}", "[]", "", seen, seen))
         with raw.copy(
-            "COPY identity_identifier (merchant_id, profile_id, type, value, source, first_seen, last_seen) FROM STDIN"
+            "COPY identity_identifier (merchant_id, profile_id, type, value, source, first_seen, last_seen, shared, "
+            "hint) FROM STDIN"
         ) as copy:
             for i in range(start, stop):
-                copy.write_row((merchant.pk, i + 1, "email", f"p{i}@bench.io", "pixel", seen, seen))
-                copy.write_row((merchant.pk, i + 1, "anonymous_id", f"a{i}", "pixel", seen, seen))
-                copy.write_row((merchant.pk, i + 1, "client_id", f"c{i}", "pixel", seen, seen))
+                copy.write_row((merchant.pk, i + 1, "email", f"p{i}@bench.io", "pixel", seen, seen, False, ""))
+                copy.write_row((merchant.pk, i + 1, "anonymous_id", f"a{i}", "pixel", seen, seen, False, ""))
+                copy.write_row((merchant.pk, i + 1, "client_id", f"c{i}", "pixel", seen, seen, False, ""))
         cur.execute("SELECT setval(pg_get_serial_sequence('identity_profile', 'id'), %s)", [stop + 1])
         cur.execute("VACUUM ANALYZE identity_profile")
         cur.execute("VACUUM ANALYZE identity_identifier")
@@ -217,20 +218,28 @@ def reset_to_seed(merchant, scale: int) -> None:
     with connection.cursor() as cur:
         cur.execute("DELETE FROM events_event WHERE merchant_id = %s", [merchant.pk])
         cur.execute("DELETE FROM identity_profilemerge")
+        cur.execute("DELETE FROM identity_refusedlink")
         cur.execute("DELETE FROM identity_identifier WHERE profile_id > %s OR first_seen <> %s", [scale, seen])
         cur.execute("DELETE FROM identity_profile WHERE id > %s", [scale])
         cur.execute(
-            "UPDATE identity_identifier SET last_seen = %s, profile_id = substring(value from '[0-9]+')::bigint + 1 "
-            "WHERE id IN (SELECT id FROM identity_identifier WHERE last_seen <> %s "
-            "OR profile_id <> substring(value from '[0-9]+')::bigint + 1)",
+            "UPDATE identity_identifier SET last_seen = %s, profile_id = substring(value from '[0-9]+')::bigint + 1, "
+            "shared = false WHERE id IN (SELECT id FROM identity_identifier WHERE last_seen <> %s "
+            "OR profile_id <> substring(value from '[0-9]+')::bigint + 1 OR shared)",
             [seen, seen],
         )
         cur.execute(
             "UPDATE identity_profile SET email = 'p' || (id - 1) || '@bench.io', phone = '', traits = '{}', "
-            "trait_times = '{}', reidentified_at = NULL, updated_at = %s WHERE updated_at <> %s",
+            "trait_times = '{}', verified_traits = '[]', klaviyo_kx = '', reidentified_at = NULL, updated_at = %s "
+            "WHERE updated_at <> %s",
             [seen, seen],
         )
-        for table in ("events_event", "identity_profilemerge", "identity_identifier", "identity_profile"):
+        for table in (
+            "events_event",
+            "identity_profilemerge",
+            "identity_refusedlink",
+            "identity_identifier",
+            "identity_profile",
+        ):
             cur.execute(f"VACUUM {table}")
 
 

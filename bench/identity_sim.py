@@ -120,6 +120,7 @@ def score(world: World, sends: dict[str, list[tuple[str, str]]]) -> dict:
     truth = {e.event_id: e for e in world.events if e.type in ABANDONMENT}
     email_of = {p.pid: p.email for p in world.persons}
     ceiling = safe_ceiling(world)
+    oracle = safe_ceiling(world, oracle=True)
     right, wrong = set(), Counter()
     for event_id, sent in sends.items():
         mine = email_of[truth[event_id].person]
@@ -139,6 +140,8 @@ def score(world: World, sends: dict[str, list[tuple[str, str]]]) -> dict:
         "right_identity": len(right),
         "right_within_ceiling_pct": share(right),
         "right_outside_ceiling": len(right - ceiling),
+        "oracle_ceiling": len(oracle),
+        "right_within_oracle_pct": round(100 * len(right & oracle) / max(1, len(oracle)), 1),
         "klaviyo_alone_right": len(native_right),
         "klaviyo_alone_within_ceiling_pct": share(native_right),
         "klaviyo_alone_wrong_person": len(native) - len(native_right),

@@ -288,8 +288,13 @@ def _handoff_pairs(world: World) -> set[tuple[str, str]]:
     return pairs
 
 
-def safe_ceiling(world: World) -> set[str]:
-    """Abandonment events that could be attributed to their sender on safe evidence, in time."""
+def safe_ceiling(world: World, *, oracle: bool = False) -> set[str]:
+    """Abandonment events that could be attributed to their sender on safe evidence, in time.
+
+    Evidence is safe when it cannot point to someone else: an identification on the same phone
+    (or one linked by a real handoff), or in the same session on a laptop, since nobody can
+    tell a household's laptop from a personal one. ``oracle`` counts personal laptops like
+    phones (what an observer who knew every laptop's users could attribute)."""
     sessions = device_sessions(world.events)
     linked: dict[str, set[str]] = {}
     for a, b in _handoff_pairs(world):
@@ -312,7 +317,8 @@ def safe_ceiling(world: World) -> set[str]:
                     continue
                 same = sessions[other.event_id] == sessions[event.event_id]
                 in_time = other.at <= event.at or event.at >= other.at - LOOKBACK
-                if (same or not event.device.shared) and in_time:
+                personal = not event.device.shared and (oracle or event.device.form == "phone")
+                if (same or personal) and in_time:
                     out.add(event.event_id)
     return out
 

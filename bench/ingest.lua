@@ -44,7 +44,7 @@ local function event_body(stamp)
   local qty = math.random(3)
   local ids = '"client_id":"c' .. v .. '"'
   if v % 5 == 0 or kind == "Identify" or kind == "Purchase" then
-    ids = ids .. ',"email":"visitor' .. v .. '@example.com"'
+    ids = ids .. ',"email":"visitor' .. v .. '@acme.io"'
   end
   if v % 7 == 0 then ids = ids .. ',"fbp":"fb.1.1700000000.' .. v .. '"' end
   if v % 11 == 0 then ids = ids .. ',"gclid":"Cj0KCQ' .. v .. '"' end

@@ -31,6 +31,7 @@ from destinations.admin import DestinationInline, apply_new_api_keys, render_eve
 from destinations.models import Delivery, Destination
 from events import dashboard, problems, selectors, services, stream
 from events.charts import dashboard_charts
+from events.consent import describe as describe_consent
 from events.dashboard_sections import merchant_sections
 from events.decisions import describe as describe_decision
 from events.models import Event, EventType, Identification, Merchant, MerchantAlert
@@ -92,6 +93,8 @@ class MerchantForm(forms.ModelForm):
             "blocked_identifier_values",
             "reidentify_lookback_hours",
             "forwarded_traits",
+            "consent_policy",
+            "attribution_window_days",
         ]
 
     def clean_allowed_origins(self) -> list[str]:
@@ -131,6 +134,7 @@ class MerchantAdmin(admin.ModelAdmin):
             {"fields": ["returns_webhook_url", "returns_webhook_secret_hint", "loop_webhook_secret"]},
         ),
         ("Identity", {"fields": ["blocked_identifier_values", "reidentify_lookback_hours", "forwarded_traits"]}),
+        ("Consent and attribution", {"fields": ["consent_policy", "attribution_window_days"]}),
         (None, {"fields": ["created_at"]}),
     ]
     actions = ["rotate_write_key", "rotate_returns_webhook_secret", "send_test_return_events"]
@@ -421,6 +425,7 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
         "identification",
         "resolved_by",
         "decision_explained",
+        "consent_summary",
         "identifiers_json",
         "traits_json",
         "properties_json",
@@ -432,7 +437,16 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
         (None, {"fields": ["merchant", "event_id", "type", "source", "timestamp", "received_at", "processed_at"]}),
         (
             "Identity decision",
-            {"fields": ["anonymous_id", "profile_link", "identification", "resolved_by", "decision_explained"]},
+            {
+                "fields": [
+                    "anonymous_id",
+                    "profile_link",
+                    "identification",
+                    "resolved_by",
+                    "decision_explained",
+                    "consent_summary",
+                ]
+            },
         ),
         (
             "Normalised payload",
@@ -449,6 +463,10 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
     def decision_explained(self, obj: Event):
         """Which identifier and rule attributed the event, or why not (shared device, shared click id, junk)."""
         return describe_decision(obj.identity_decision or {})
+
+    @admin.display(description="Consent")
+    def consent_summary(self, obj: Event) -> str:
+        return describe_consent((obj.context or {}).get("consent"))
 
     def get_search_results(self, request, queryset, search_term):
         """An email finds the shopper's events through the indexed Profile.email (no table scan)."""

@@ -217,11 +217,13 @@ class RecoveredOrder:
 
 
 def list_recovered_orders(merchant: Merchant, *, since: datetime) -> list[RecoveredOrder]:
-    """Purchase events that came from a message after Recapture forwarded an abandonment event.
+    """Purchases a visit from a message led to, after Recapture forwarded an abandonment event.
 
-    "Came from a message": utm source klaviyo / loops or a Klaviyo _kx on the order's visit.
+    "A visit from a message": an event of the same profile (the order itself, or the device's
+    earlier visit: a Custom Pixel's thank-you page never carries the UTM or _kx) with utm source
+    klaviyo / loops or a Klaviyo _kx, at most ``merchant.attribution_window_days`` before the order.
     "After Recapture forwarded": a real (not dry-run) successful delivery of a Viewed Product /
-    Added to Cart / Started Checkout event of the same profile, delivered before the order.
+    Added to Cart / Started Checkout event of the same profile, delivered before that visit.
     """
     from destinations.models import Delivery
 
@@ -232,7 +234,13 @@ def list_recovered_orders(merchant: Merchant, *, since: datetime) -> list[Recove
         dry_run=False,
         delivered_at__lt=OuterRef("timestamp"),
     )
+    window = timedelta(days=merchant.attribution_window_days)
+    visit = Event.objects.filter(
+        profile_id=OuterRef("profile_id"),
+        timestamp__lte=OuterRef("timestamp"),
+        timestamp__gte=OuterRef("timestamp") - window,
+    ).filter(came_from_message_q(), Exists(forwarded))
     purchases = Event.objects.filter(
         merchant=merchant, type=EventType.PURCHASE, timestamp__gte=since, profile__isnull=False
-    ).filter(came_from_message_q(), Exists(forwarded))
+    ).filter(Exists(visit))
     return [RecoveredOrder(ts, props) for ts, props in purchases.values_list("timestamp", "properties")]

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from events import shopify
+from events.consent import read_consent
 from events.exceptions import BatchTooLargeError, EventInvalidError, PayloadInvalidError
 from events.models import EventSource, EventType, is_server_event_id
 from events.types import NewEvent
@@ -69,11 +70,22 @@ def parse_event(raw: Any, *, now: datetime, max_future: timedelta) -> NewEvent:
     else:
         fields = _native_fields(raw)
         source = EventSource.PIXEL
+    _normalise_consent(fields, raw)
     fields["timestamp"] = parse_timestamp(fields.get("timestamp"), now=now, max_future=max_future)
     for name in ("event_id", "type", "anonymous_id"):
         fields[name] = _required_id(fields.get(name), name)
     check_event_content(fields)
     return NewEvent(**fields, raw=raw, source=source)
+
+
+def _normalise_consent(fields: dict[str, Any], raw: dict[str, Any]) -> None:
+    """context.consent in our names: a Web Pixel event's ``consent`` (the Custom Pixel adds
+    init.customerPrivacy), checkout's buyerAccepts* flags, or a native event's context.consent."""
+    checkout = (raw.get("data") or {}).get("checkout") if isinstance(raw.get("data"), dict) else None
+    consent = read_consent(raw.get("consent"), fields["context"].get("consent"), checkout)
+    fields["context"].pop("consent", None)
+    if consent:
+        fields["context"]["consent"] = consent
 
 
 def _refuse_reserved_id(raw: dict[str, Any]) -> None:

@@ -17,6 +17,14 @@ class EventType(StrEnum):
     PURCHASE = "Purchase"
     PAGE_VIEW = "PageView"
     IDENTIFY = "Identify"
+    # The rest of Shopify's standard catalogue (events.shopify.EVENT_TYPES).
+    VIEW_CART = "ViewCart"
+    VIEW_COLLECTION = "ViewCollection"
+    SEARCH = "Search"
+    REMOVE_FROM_CART = "RemoveFromCart"
+    ADD_SHIPPING_ADDRESS = "AddShippingAddress"
+    ADD_SHIPPING_METHOD = "AddShippingMethod"
+    ADD_PAYMENT_INFO = "AddPaymentInfo"
     # Server-side Shopify orders (the shopify app's webhooks): Klaviyo's own Shopify metric names.
     CANCELLED_ORDER = "CancelledOrder"
     REFUNDED_ORDER = "RefundedOrder"
@@ -56,6 +64,18 @@ class Merchant(models.Model):
         default=list, blank=True, help_text="Extra junk values (e.g. a test email) that never link profiles."
     )
     reidentify_lookback_hours = models.PositiveIntegerField(default=24)
+    attribution_window_days = models.PositiveIntegerField(
+        default=5,
+        help_text="An order counts as recovered when a visit from a Klaviyo/Loops message within this many days "
+        "led to it (the device's first-touch UTM, _kx, click ids are kept that long).",
+    )
+    # Consent: what happens to an event whose visitor refused analytics (events.consent).
+    consent_policy = models.CharField(
+        max_length=16,
+        choices=[("anonymise", "Store nothing identifying"), ("drop", "Store nothing at all")],
+        default="anonymise",
+        help_text="Without analytics consent (Shopify decides where consent is required).",
+    )
     forwarded_traits = models.JSONField(
         default=list,
         blank=True,

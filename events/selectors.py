@@ -119,6 +119,7 @@ def _js_context(merchant: Merchant) -> dict[str, str]:
     return {
         "write_key_js": mark_safe(_js_literal(merchant.write_key)),  # noqa: S308 - JSON-encoded, < and > escaped
         "ingest_url_js": mark_safe(_js_literal(get_ingest_url())),  # noqa: S308
+        "consent_policy_js": mark_safe(_js_literal(merchant.consent_policy)),  # noqa: S308
     }
 
 

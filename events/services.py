@@ -16,10 +16,12 @@ from django.utils import timezone
 
 from config.queue import enqueue_on_commit, enqueue_once_on_commit, task_started
 from events.bulk import insert_events
+from events.consent import apply_policy as apply_consent_policy
 from events.exceptions import EventInvalidError
 from events.hints import client_hint, hint_key
 from events.ingest import parse_event, split_payload, unknown_type_warning
 from events.models import AlertKind, Event, Merchant, MerchantAlert, new_webhook_secret, new_write_key
+from events.shopify import is_noise
 from events.types import NewEvent
 
 __all__ = ["IngestResult", "NewEvent", "RecordResult", "ingest_events", "process_events", "record_events"]
@@ -167,12 +169,17 @@ def ingest_events(merchant: Merchant, *, payload: Any, client: ClientInfo | None
     errors: list[EventError] = []
     warnings: list[EventError] = []
     for index, raw in enumerate(raw_events):
+        if isinstance(raw, dict) and is_noise(raw):
+            continue  # Shopify's error and UI events: accepted, not stored
         try:
             event = parse_event(raw, now=now, max_future=max_future)
         except EventInvalidError as exc:
             errors.append(EventError(index=index, code=exc.code, message=exc.message))
             continue
-        valid.append(event)
+        kept = apply_consent_policy(event, policy=merchant.consent_policy)
+        if kept is None:  # no analytics consent and the merchant stores nothing then
+            continue
+        valid.append(kept)
         if (warning := unknown_type_warning(event.type)) is not None:
             warnings.append(EventError(index=index, code="unknown_event_type", message=warning))
     if client is not None and client.ip:

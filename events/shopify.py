@@ -19,6 +19,13 @@ EVENT_TYPES: dict[str, str] = {
     "checkout_started": EventType.INITIATE_CHECKOUT,
     "checkout_contact_info_submitted": EventType.IDENTIFY,
     "checkout_completed": EventType.PURCHASE,
+    "cart_viewed": EventType.VIEW_CART,
+    "collection_viewed": EventType.VIEW_COLLECTION,
+    "search_submitted": EventType.SEARCH,
+    "product_removed_from_cart": EventType.REMOVE_FROM_CART,
+    "checkout_address_info_submitted": EventType.ADD_SHIPPING_ADDRESS,
+    "checkout_shipping_info_submitted": EventType.ADD_SHIPPING_METHOD,
+    "payment_info_submitted": EventType.ADD_PAYMENT_INFO,
 }
 # Event ids Recapture makes itself for Shopify's server-side data: a client may never send one.
 SERVER_EVENT_ID_PREFIX = "shopify:"
@@ -47,6 +54,24 @@ def placed_order_event_id(order_id: str, checkout_token: str | None) -> str:
     return f"{SERVER_EVENT_ID_PREFIX}order:{order_id}:{checkout_token or ''}"
 
 
+# Shopify publishes these too (errors, checkout alerts, DOM interactions): noise, never stored.
+NOISE_EVENTS = frozenset(
+    {
+        "alert_displayed",
+        "ui_extension_errored",
+        "clicked",
+        "form_submitted",
+        "input_blurred",
+        "input_changed",
+        "input_focused",
+    }
+)
+
+
+def is_noise(raw: dict[str, Any]) -> bool:
+    return is_shopify_event(raw) and raw.get("name") in NOISE_EVENTS
+
+
 def is_shopify_event(raw: dict[str, Any]) -> bool:
     return "clientId" in raw and "name" in raw and "anonymous_id" not in raw
 
@@ -73,11 +98,45 @@ def normalise_event(raw: dict[str, Any]) -> dict[str, Any]:
         fields["properties"].update(variant_properties(_dict(data["productVariant"]), href))
     if "cartLine" in data:
         fields["properties"].update(cart_line_properties(_dict(data["cartLine"]), href))
+        if name == "product_added_to_cart":
+            _set(fields["properties"], "CartURL", cart_permalink([fields["properties"]], href))
+    if "collection" in data:
+        fields["properties"].update(collection_properties(_dict(data["collection"]), href))
+    if "searchResult" in data:
+        fields["properties"].update(search_properties(_dict(data["searchResult"]), href))
     if "cart" in data:
         fields["properties"].update(cart_properties(_dict(data["cart"]), href))
+        _set(fields["properties"], "CartURL", cart_permalink(fields["properties"].get("Items") or [], href))
     if "checkout" in data:
         _apply_checkout(fields, _dict(data["checkout"]), name, href)
     return fields
+
+
+def cart_permalink(items: list[dict[str, Any]], href: str) -> str | None:
+    """``https://shop/cart/VARIANT:QTY,VARIANT:QTY``: Shopify's cart permalink, which fills a new
+    cart with those variants on whatever device opens it; None without variants or a shop URL."""
+    parts = []
+    for item in items:
+        quantity = item.get("Quantity", 1)
+        if (
+            item.get("VariantID")
+            and isinstance(quantity, int | float)
+            and not isinstance(quantity, bool)
+            and quantity > 0
+        ):
+            parts.append(f"{item['VariantID']}:{int(quantity)}")
+    try:
+        origin = urlsplit(href)
+    except ValueError:
+        return None
+    if not parts or origin.scheme not in ("http", "https") or not origin.netloc:
+        return None
+    return f"{origin.scheme}://{origin.netloc}/cart/{','.join(parts)}"
+
+
+def _set(props: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        props[key] = value
 
 
 def reduce_gid(value: Any) -> str | None:
@@ -130,6 +189,22 @@ def cart_line_properties(line: dict[str, Any], href: str) -> dict[str, Any]:
         props["LineTotal"] = money(total)
         props.setdefault("Currency", _get(total, "currencyCode"))
     return _compact(props)
+
+
+def collection_properties(collection: dict[str, Any], href: str) -> dict[str, Any]:
+    variants = [variant_properties(_dict(v), href) for v in _list(collection.get("productVariants"))]
+    return _compact(
+        {
+            "CollectionID": reduce_gid(collection.get("id")),
+            "CollectionName": _str(collection.get("title")) or None,
+            "Items": variants[:20],
+        }
+    )
+
+
+def search_properties(result: dict[str, Any], href: str) -> dict[str, Any]:
+    variants = [variant_properties(_dict(v), href) for v in _list(result.get("productVariants"))]
+    return _compact({"SearchQuery": _str(result.get("query")) or None, "Items": variants[:20]})
 
 
 def cart_properties(cart: dict[str, Any], href: str) -> dict[str, Any]:
@@ -193,7 +268,10 @@ def _apply_checkout(fields: dict[str, Any], checkout: dict[str, Any], name: Any,
     elif total is not None:
         props["CartValue"] = total
     if name == "checkout_started" and href:
-        props["CheckoutURL"] = href
+        # The checkout page's own URL is tied to the shopper's browser session; a cart permalink
+        # rebuilds the same cart (then checkout) on any device, e.g. from the reminder email.
+        props["CheckoutURL"] = cart_permalink(props.get("Items") or [], href) or href
+        props["CheckoutPageURL"] = href
 
 
 def checkout_properties(checkout: dict[str, Any], href: str) -> dict[str, Any]:

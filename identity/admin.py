@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from config.admin import EstimatedCountPaginator, LogTableAdminMixin, ReadOnlyAdminMixin, chip
+from events.consent import describe as describe_consent
 from events.models import Event
 from identity import services
 from identity.models import ErasureRecord, Identifier, Profile, ProfileMerge, RefusedLink
@@ -48,6 +49,7 @@ class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "email",
         "phone",
         "traits_pretty",
+        "consent_summary",
         "reidentified_at",
         "created_at",
         "updated_at",
@@ -62,6 +64,13 @@ class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_resend_permission(self, request) -> bool:
         return request.user.has_perm("identity.change_profile")
+
+    @admin.display(description="Consent (latest event that said)")
+    def consent_summary(self, obj: Profile) -> str:
+        latest = (
+            Event.objects.filter(profile=obj, context__has_key="consent").order_by("-timestamp").only("context").first()
+        )
+        return describe_consent(latest.context.get("consent")) if latest else "not said"
 
     @admin.display(description="Traits")
     def traits_pretty(self, obj: Profile):

@@ -38,7 +38,7 @@ MAX_VALUE_LENGTH = 255
 MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit; Profile.email holds it
 SESSION_GAP = timedelta(minutes=30)
 _KX_RE = re.compile(r"[A-Za-z0-9_.=%~-]{1,255}")
-HANDOFF_WINDOW = timedelta(hours=1)
+HANDOFF_WINDOW = timedelta(minutes=5)
 
 
 class Tier(IntEnum):

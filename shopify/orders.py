@@ -206,6 +206,22 @@ def _refund_item(refund_line: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
+def marketing_consent(order: dict[str, Any]) -> dict[str, bool]:
+    """The buyer's own marketing opt-ins on the order: ``buyer_accepts_marketing`` and the
+    customer's ``email_marketing_consent`` / ``sms_marketing_consent`` states. Only a
+    "subscribed" or a true counts as a yes; anything else is "not said" (never a no that
+    could unsubscribe someone who opted in elsewhere)."""
+    customer = _dict(order.get("customer"))
+    email_state = _dict(customer.get("email_marketing_consent")).get("state")
+    sms_state = _dict(customer.get("sms_marketing_consent")).get("state")
+    out: dict[str, bool] = {}
+    if order.get("buyer_accepts_marketing") is True or email_state == "subscribed":
+        out["email_marketing"] = True
+    if sms_state == "subscribed":
+        out["sms_marketing"] = True
+    return out
+
+
 def _context(order: dict[str, Any], landing: str) -> dict[str, Any]:
     query = _query(landing)
     utm = {key: value for key in UTM_PARAMS if (value := query.get(f"utm_{key}"))}
@@ -215,6 +231,7 @@ def _context(order: dict[str, Any], landing: str) -> dict[str, Any]:
             "referrer": text(order.get("referring_site")) or None,
             "user_agent": text(_dict(order.get("client_details")).get("user_agent")) or None,
             "utm": utm or None,
+            "consent": marketing_consent(order) or None,
         }
     )
 

@@ -263,8 +263,10 @@ IDENTITY_SESSION_GAP_MINUTES = env.int("IDENTITY_SESSION_GAP_MINUTES", default=3
 # people before anyone can tell (bench/identity_sim.py: all wrong-person sends left without it).
 IDENTITY_DESKTOP_SESSIONS_ONLY = env.bool("IDENTITY_DESKTOP_SESSIONS_ONLY", default=True)
 # An ad click id (fbclid, gclid, ttclid...) links a second browser only when it is first seen in
-# an in-app browser and then on the same network prefix and OS family within this window.
-IDENTITY_HANDOFF_WINDOW_MINUTES = env.int("IDENTITY_HANDOFF_WINDOW_MINUTES", default=60)
+# an in-app browser and then on the same network prefix and OS family within this window. "Open in
+# browser" takes seconds; a housemate opening a shared link on the home wifi with the same OS can
+# be minutes away (bench/identity_sim.py: 60 min let such links through, 5 min none).
+IDENTITY_HANDOFF_WINDOW_MINUTES = env.int("IDENTITY_HANDOFF_WINDOW_MINUTES", default=5)
 # The client hint (keyed hash of the network prefix + OS family) is blanked after this many hours.
 IDENTITY_CLIENT_HINT_RETENTION_HOURS = env.int("IDENTITY_CLIENT_HINT_RETENTION_HOURS", default=24)
 # New anonymous profiles (no email / phone) per merchant per hour; past it such events stay

@@ -40,10 +40,17 @@ class Person:
     properties: dict[str, Any] = field(default_factory=dict)
     profile_id: int | None = None
     remote_id: str = ""  # the platform's own id for this person, when known (update only)
+    # Consent carried by the event (events.consent): only a yes subscribes; nothing unsubscribes.
+    subscribe_email: bool = False
+    subscribe_sms: bool = False
 
     @property
     def identified(self) -> bool:
         return bool(self.email or self.phone)
+
+    @property
+    def subscribes(self) -> bool:
+        return (self.subscribe_email and bool(self.email)) or (self.subscribe_sms and bool(self.phone))
 
     def traits(self) -> dict[str, Any]:
         """The attributes a profile sync writes (used to skip unchanged re-syncs)."""
@@ -54,7 +61,13 @@ class Person:
         return data
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.traits(), sort_keys=True, default=str).encode()).hexdigest()
+        """Traits and subscription: a consent given later is a change worth a profile sync."""
+        data = (
+            {**self.traits(), "subscribe": [self.subscribe_email, self.subscribe_sms]}
+            if self.subscribes
+            else self.traits()
+        )
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,6 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 from destinations import mapping
 from destinations.clients.base import (
@@ -210,6 +209,31 @@ def list_add_body(profile_id: str) -> dict[str, Any]:
     return {"data": [{"type": "profile", "id": profile_id}]}
 
 
+def subscription_job_body(person: Person, *, list_id: str = "") -> dict[str, Any]:
+    """Subscribe Profiles (POST /api/profile-subscription-bulk-create-jobs), only on a yes.
+
+    Klaviyo: "If the provided list has double opt-in enabled, profiles will receive a message
+    requiring their confirmation before subscribing." Nothing here ever unsubscribes.
+    """
+    attributes: dict[str, Any] = {"subscriptions": {}}
+    if person.subscribe_email and person.email:
+        attributes["email"] = person.email
+        attributes["subscriptions"]["email"] = {"marketing": {"consent": "SUBSCRIBED"}}
+    if person.subscribe_sms and person.phone:
+        attributes["phone_number"] = person.phone
+        attributes["subscriptions"]["sms"] = {"marketing": {"consent": "SUBSCRIBED"}}
+    data: dict[str, Any] = {
+        "type": "profile-subscription-bulk-create-job",
+        "attributes": {
+            "custom_source": "Recapture",
+            "profiles": {"data": [{"type": "profile", "attributes": attributes}]},
+        },
+    }
+    if list_id:
+        data["relationships"] = {"list": {"data": {"type": "list", "id": list_id}}}
+    return {"data": data}
+
+
 def bulk_job_body(events: Sequence[OutboundEvent], config: ClientConfig) -> dict[str, Any]:
     """EventsBulkCreateJob: one entry per person, each with that person's events."""
     groups: dict[str, tuple[Person, list[dict[str, Any]]]] = {}
@@ -334,7 +358,7 @@ class KlaviyoClient(KlaviyoAccountMixin, DestinationClient):
         """
         if not super().should_sync_profile(person):
             return False
-        return bool(self.config.list_id) or self.config.profile_sync == "update_only"
+        return person.subscribes or self.config.profile_sync == "update_only"
 
     def estimate_requests(self, event: OutboundEvent, *, sync_profile: bool) -> int:
         extra = len(mapping.line_items(event.properties)) if event.type == EventType.PURCHASE else 0
@@ -403,14 +427,14 @@ class KlaviyoClient(KlaviyoAccountMixin, DestinationClient):
         if not outcome.ok:
             return outcome
         remote_id = DRY_RUN_PROFILE_ID if outcome.result.dry_run else _data_id(outcome.result.json())
-        if self.config.list_id and remote_id:
-            if not is_platform_id(self.config.list_id):
-                return StepOutcome(Verdict.DEAD, message="The list id is not a Klaviyo id; fix it in the destination.")
-            path = f"/api/lists/{quote(self.config.list_id, safe='')}/relationships/profiles"
-            add = self.post("list", path, list_add_body(remote_id))
-            listed = outcome_of(add, send(add))
-            if not listed.ok:
-                return listed
+        if self.config.list_id and not is_platform_id(self.config.list_id):
+            return StepOutcome(Verdict.DEAD, message="The list id is not a Klaviyo id; fix it in the destination.")
+        if person.subscribes:  # only a consent subscribes (to the list when one is set); none never unsubscribes
+            body = subscription_job_body(person, list_id=self.config.list_id)
+            job = self.post("subscribe", "/api/profile-subscription-bulk-create-jobs", body)
+            subscribed = outcome_of(job, send(job))
+            if not subscribed.ok:
+                return subscribed
         done = StepOutcome(Verdict.SUCCESS, outcome.result, remote_profile_id=remote_id, profile_synced=True)
         done.notes = outcome.notes
         return done

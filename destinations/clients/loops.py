@@ -129,8 +129,10 @@ def event_body(
 def contact_update_body(person: Person, *, list_id: str = "", contact: Mapping[str, Scalar] | None = None) -> dict:
     props = contact_properties(person) if contact is None else contact
     body: dict[str, Any] = {**identity(person), **props}
-    if list_id:
-        body["mailingLists"] = {list_id: True}
+    if person.subscribe_email:  # a yes subscribes; without one nothing is sent (never an unsubscribe)
+        body["subscribed"] = True
+        if list_id:
+            body["mailingLists"] = {list_id: True}
     return body
 
 

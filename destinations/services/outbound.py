@@ -12,6 +12,7 @@ from destinations import mapping
 from destinations.clients import ClientConfig, DestinationClient, client_class
 from destinations.clients.base import OutboundEvent, Person
 from destinations.models import Destination
+from events.consent import subscribes_email, subscribes_sms
 from events.models import Event
 from events.untrusted import MARKUP, strip_unsafe_urls
 
@@ -83,6 +84,10 @@ def outbound_event(event: Event, *, backfill: bool = False, region: str = "") ->
             notes.append(f"dropped invalid phone {person.phone[:32]!r}")
         person = dataclasses.replace(person, phone=phone or "")
     context = dict(event.context or {})
+    consent = context.get("consent") if isinstance(context.get("consent"), dict) else {}
+    person = dataclasses.replace(
+        person, subscribe_email=subscribes_email(consent), subscribe_sms=subscribes_sms(consent)
+    )
     return OutboundEvent(
         event_id=event.event_id,
         type=event.type,

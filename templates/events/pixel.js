@@ -3,6 +3,7 @@
   "use strict";
   var KEY = {{ write_key_js }};
   var URL_ = {{ ingest_url_js }};
+  var POLICY = {{ consent_policy_js }};
   var COOKIE = "_rc_aid", SESSION = "_rc_attr", MAX_BATCH = 20, FLUSH_MS = 1000;
   var CLICK_IDS = ["fbclid", "gclid", "gbraid", "wbraid", "ttclid", "msclkid"];
   var UTMS = ["source", "medium", "campaign", "term", "content"];
@@ -27,6 +28,25 @@
       (w.location.protocol === "https:" ? "; Secure" : "");
     return id;
   }
+  // Shopify's Customer Privacy API, where the theme has it: the Allowed methods already answer
+  // "is consent required here, and was it given"; visitorConsentCollected reports each change.
+  var CONSENT_METHODS = [["analyticsProcessingAllowed", "analytics"], ["marketingAllowed", "marketing"],
+    ["preferencesProcessingAllowed", "preferences"], ["saleOfDataAllowed", "sale_of_data"]];
+  var CONSENT_DETAIL = { analyticsAllowed: "analytics", marketingAllowed: "marketing",
+    preferencesAllowed: "preferences", saleOfDataAllowed: "sale_of_data" };
+  function readConsent() {
+    var api = w.Shopify && w.Shopify.customerPrivacy, out = {};
+    if (!api) return out;
+    CONSENT_METHODS.forEach(function (m) {
+      try { if (typeof api[m[0]] === "function") out[m[1]] = !!api[m[0]](); } catch (e) { /* not loaded */ }
+    });
+    return out;
+  }
+  var consent = readConsent();
+  d.addEventListener("visitorConsentCollected", function (e) {
+    var detail = (e && e.detail) || {}, k;
+    for (k in CONSENT_DETAIL) if (typeof detail[k] === "boolean") consent[CONSENT_DETAIL[k]] = detail[k];
+  });
   function storage() {
     try { return w.sessionStorage; } catch (e) { return null; }
   }
@@ -60,6 +80,7 @@
     while (queue.length) send(queue.splice(0, MAX_BATCH));
   }
   function enqueue(type, properties, extra) {
+    if (consent.analytics === false && POLICY === "drop") return;
     var identifiers = {}, k;
     for (k in attr.identifiers) identifiers[k] = attr.identifiers[k];
     var fbp = readCookie("_fbp");
@@ -68,7 +89,8 @@
     for (k in extra.identifiers || {}) identifiers[k] = extra.identifiers[k];
     queue.push({
       event_id: uuid(), type: String(type), anonymous_id: aid, timestamp: new Date().toISOString(),
-      context: { url: w.location.href, referrer: d.referrer || null, user_agent: w.navigator.userAgent, utm: attr.utm },
+      context: { url: w.location.href, referrer: d.referrer || null, user_agent: w.navigator.userAgent, utm: attr.utm,
+        consent: consent },
       identifiers: identifiers, traits: extra.traits || {}, properties: properties || {}
     });
     if (queue.length >= MAX_BATCH) flush();

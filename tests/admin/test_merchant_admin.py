@@ -33,6 +33,8 @@ def merchant_form(**overrides) -> dict[str, str]:
         "is_active": "on",
         "blocked_identifier_values": "[]",
         "reidentify_lookback_hours": "24",
+        "consent_policy": "anonymise",
+        "attribution_window_days": "5",
         **_inline_management(),
     }
     data.update(overrides)

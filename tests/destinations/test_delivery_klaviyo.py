@@ -185,11 +185,40 @@ def test_deliver_klaviyo_401_pauses_destination_until_key_fixed(mocked, schedule
     assert destination.api_key_last4 == "9999"
 
 
-def test_deliver_klaviyo_profile_sync_and_list_then_event(mocked, merchant, klaviyo):
+def test_deliver_klaviyo_without_marketing_consent_never_lists_or_subscribes(mocked, merchant, klaviyo):
+    """Issue 15: the list used to get every identified profile; now only a consent subscribes."""
     klaviyo.list_id = "LIST1"
     klaviyo.save()
     profile = ProfileFactory(merchant=merchant, email="ann@example.com", traits={"first_name": "Ann"})
-    event = make_event(merchant, profile=profile, anonymous_id="anon-1", properties={"ProductName": "Mug"})
+    for n, consent in enumerate([{}, {"marketing": False}, {"analytics": True}]):
+        event = make_event(
+            merchant,
+            profile=profile,
+            event_id=f"e{n}",
+            anonymous_id="anon-1",
+            context={"consent": consent},
+            properties={"ProductName": "Mug"},
+        )
+        schedule_deliveries(events=[event])
+        body = viewed_body(unique_id=f"e{n}")
+        body["data"]["attributes"]["profile"]["data"]["attributes"]["first_name"] = "Ann"
+        expect_event(mocked, body=body)
+        assert deliver_pending(event_ids=[event.pk]) == {"succeeded": 1}
+    assert [c.request.url for c in mocked.calls] == [EVENTS_URL] * 3
+
+
+def test_deliver_klaviyo_profile_sync_and_list_then_event(mocked, merchant, klaviyo):
+    """With marketing consent: profile import, then Subscribe Profiles to the list, then the event."""
+    klaviyo.list_id = "LIST1"
+    klaviyo.save()
+    profile = ProfileFactory(merchant=merchant, email="ann@example.com", traits={"first_name": "Ann"})
+    event = make_event(
+        merchant,
+        profile=profile,
+        anonymous_id="anon-1",
+        properties={"ProductName": "Mug"},
+        context={"consent": {"analytics": True, "marketing": True}},
+    )
     schedule_deliveries(events=[event])
     person = {"email": "ann@example.com", "first_name": "Ann"}
     mocked.post(
@@ -201,13 +230,30 @@ def test_deliver_klaviyo_profile_sync_and_list_then_event(mocked, merchant, klav
             matchers.json_params_matcher({"data": {"type": "profile", "attributes": person}}),
         ],
     )
+    subscription = {
+        "data": {
+            "type": "profile-subscription-bulk-create-job",
+            "attributes": {
+                "custom_source": "Recapture",
+                "profiles": {
+                    "data": [
+                        {
+                            "type": "profile",
+                            "attributes": {
+                                "email": "ann@example.com",
+                                "subscriptions": {"email": {"marketing": {"consent": "SUBSCRIBED"}}},
+                            },
+                        }
+                    ]
+                },
+            },
+            "relationships": {"list": {"data": {"type": "list", "id": "LIST1"}}},
+        }
+    }
     mocked.post(
-        f"{KLAVIYO}/api/lists/LIST1/relationships/profiles",
-        status=204,
-        match=[
-            matchers.header_matcher(HEADERS),
-            matchers.json_params_matcher({"data": [{"type": "profile", "id": "01PROFILE"}]}),
-        ],
+        f"{KLAVIYO}/api/profile-subscription-bulk-create-jobs",
+        status=202,
+        match=[matchers.header_matcher(HEADERS), matchers.json_params_matcher(subscription)],
     )
     body = viewed_body()
     body["data"]["attributes"]["profile"]["data"]["attributes"]["first_name"] = "Ann"
@@ -215,13 +261,18 @@ def test_deliver_klaviyo_profile_sync_and_list_then_event(mocked, merchant, klav
     assert deliver_pending(event_ids=[event.pk]) == {"succeeded": 1}
     assert [c.request.url for c in mocked.calls] == [
         f"{KLAVIYO}/api/profile-import",
-        f"{KLAVIYO}/api/lists/LIST1/relationships/profiles",
+        f"{KLAVIYO}/api/profile-subscription-bulk-create-jobs",
         EVENTS_URL,
     ]
     assert SyncedProfile.objects.get(destination=klaviyo, profile=profile).remote_id == "01PROFILE"
     # an unchanged profile is not re-imported for the next event
     second = make_event(
-        merchant, profile=profile, event_id="evt-2", anonymous_id="anon-1", properties={"ProductName": "Mug"}
+        merchant,
+        profile=profile,
+        event_id="evt-2",
+        anonymous_id="anon-1",
+        properties={"ProductName": "Mug"},
+        context={"consent": {"analytics": True, "marketing": True}},
     )
     schedule_deliveries(events=[second])
     body2 = viewed_body(unique_id="evt-2")
@@ -346,9 +397,15 @@ def test_deliver_klaviyo_dry_run_records_but_sends_nothing(mocked, scheduled):
 def test_deliver_klaviyo_profile_sync_kept_when_event_step_fails(mocked, merchant, klaviyo):
     klaviyo.list_id = "LIST1"
     klaviyo.save()
-    mocked.post(f"{KLAVIYO}/api/lists/LIST1/relationships/profiles", status=204)
+    mocked.post(f"{KLAVIYO}/api/profile-subscription-bulk-create-jobs", status=202)
     profile = ProfileFactory(merchant=merchant, email="ann@example.com")
-    event = make_event(merchant, profile=profile, anonymous_id="anon-1", properties={"ProductName": "Mug"})
+    event = make_event(
+        merchant,
+        profile=profile,
+        anonymous_id="anon-1",
+        properties={"ProductName": "Mug"},
+        context={"consent": {"email_marketing": True}},  # checkout's buyerAcceptsEmailMarketing
+    )
     schedule_deliveries(events=[event])
     mocked.post(f"{KLAVIYO}/api/profile-import", status=201, json={"data": {"type": "profile", "id": "01P"}})
     expect_event(mocked, status=503)
@@ -360,7 +417,7 @@ def test_deliver_klaviyo_profile_sync_kept_when_event_step_fails(mocked, merchan
         assert deliver_pending(event_ids=[event.pk]) == {"succeeded": 1}
     assert [c.request.url for c in mocked.calls] == [
         f"{KLAVIYO}/api/profile-import",
-        f"{KLAVIYO}/api/lists/LIST1/relationships/profiles",
+        f"{KLAVIYO}/api/profile-subscription-bulk-create-jobs",
         EVENTS_URL,
         EVENTS_URL,
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from responses import matchers
 
 from destinations.models import Delivery, DeliveryStatus
@@ -49,13 +50,20 @@ def test_deliver_loops_event_exact_request_with_idempotency_key(mocked, merchant
 
 
 def test_deliver_loops_contact_sync_then_event_with_contact_properties(mocked, merchant, loops):
+    """With marketing consent the contact is subscribed, to the mailing list too (issue 15)."""
     loops.list_id = "cm_list_1"
     loops.save()
     profile = ProfileFactory(
         merchant=merchant, email="ann@example.com", traits={"first_name": "Ann", "last_name": "Lee"}
     )
-    delivery = schedule_one(merchant, loops, profile=profile)
-    contact = {"email": "ann@example.com", "firstName": "Ann", "lastName": "Lee", "mailingLists": {"cm_list_1": True}}
+    delivery = schedule_one(merchant, loops, profile=profile, context={"consent": {"marketing": True}})
+    contact = {
+        "email": "ann@example.com",
+        "firstName": "Ann",
+        "lastName": "Lee",
+        "subscribed": True,
+        "mailingLists": {"cm_list_1": True},
+    }
     mocked.put(
         f"{LOOPS}/api/v1/contacts/update",
         json={"success": True, "id": "c_123"},
@@ -69,6 +77,26 @@ def test_deliver_loops_contact_sync_then_event_with_contact_properties(mocked, m
     assert deliver_pending(event_ids=[delivery.event_id]) == {"succeeded": 1}
     validate_loops_contact_update(json.loads(mocked.calls[0].request.body))
     validate_request(LOOPS_SPEC, "/v1/events/send", "post", json.loads(mocked.calls[1].request.body))
+
+
+@pytest.mark.parametrize("consent", [{}, {"marketing": False}, {"email_marketing": False, "marketing": True}])
+def test_deliver_loops_without_marketing_consent_neither_subscribes_nor_unsubscribes(mocked, merchant, loops, consent):
+    """Loops: "We recommend leaving this field [subscribed] out of your update requests unless you
+    specifically want to unsubscribe (false) or re-subscribe (true) a contact"."""
+    loops.list_id = "cm_list_1"
+    loops.save()
+    profile = ProfileFactory(merchant=merchant, email="ann@example.com", traits={"first_name": "Ann"})
+    delivery = schedule_one(merchant, loops, profile=profile, context={"consent": consent})
+    contact = {"email": "ann@example.com", "firstName": "Ann"}
+    mocked.put(
+        f"{LOOPS}/api/v1/contacts/update",
+        json={"success": True, "id": "c_1"},
+        match=[matchers.json_params_matcher(contact)],
+    )
+    mocked.post(SEND_URL, json={"success": True})
+    assert deliver_pending(event_ids=[delivery.event_id]) == {"succeeded": 1}
+    sent = json.loads(mocked.calls[0].request.body)
+    assert "subscribed" not in sent and "mailingLists" not in sent
 
 
 def test_deliver_loops_update_only_checks_find_first(mocked, merchant, loops):

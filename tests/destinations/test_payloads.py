@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jsonschema
 import pytest
 
 from destinations.clients.base import ClientConfig, OutboundEvent, Person
-from destinations.clients.klaviyo import bulk_job_body, event_bodies, list_add_body, profile_import_body
+from destinations.clients.klaviyo import (
+    bulk_job_body,
+    event_bodies,
+    list_add_body,
+    profile_import_body,
+    subscription_job_body,
+)
 from destinations.clients.loops import contact_update_body, event_body, flat_properties
 from tests.destinations.conftest import PURCHASE_PROPERTIES, T0
 from tests.destinations.contract import KLAVIYO, LOOPS, validate_loops_contact_update, validate_request
@@ -171,13 +179,34 @@ def test_loops_flat_properties_only_scalars():
 
 
 def test_loops_contact_update_body():
+    """Issue 15: the mailing list (and subscribed) only with a consent; before, every contact was listed."""
     assert contact_update_body(ANN, list_id="cl1") == {
         "email": "ann@example.com",
         "firstName": "Ann",
         "lastName": "Lee",
         "vip": True,
+    }
+    consented = dataclasses.replace(ANN, subscribe_email=True)
+    assert contact_update_body(consented, list_id="cl1") == {
+        "email": "ann@example.com",
+        "firstName": "Ann",
+        "lastName": "Lee",
+        "vip": True,
+        "subscribed": True,
         "mailingLists": {"cl1": True},
     }
+
+
+def test_klaviyo_subscription_job_body_matches_the_spec_and_subscribes_only_what_was_consented():
+    person = dataclasses.replace(ANN, phone="+15035550100", subscribe_email=True, subscribe_sms=False)
+    body = subscription_job_body(person, list_id="LIST1")
+    attributes = body["data"]["attributes"]["profiles"]["data"][0]["attributes"]
+    assert attributes == {
+        "email": "ann@example.com",
+        "subscriptions": {"email": {"marketing": {"consent": "SUBSCRIBED"}}},
+    }
+    assert body["data"]["relationships"] == {"list": {"data": {"type": "list", "id": "LIST1"}}}
+    validate_request(KLAVIYO, "/api/profile-subscription-bulk-create-jobs", "post", body)
 
 
 # --- contract tests: every body kind against the spec -----------------------------------

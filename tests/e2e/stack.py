@@ -128,6 +128,11 @@ class Stack:
         )
         return self._spawn([PYTHON, "manage.py", "shell", "-c", code], "sweeper.log")
 
+    def start_run_sweeper(self, *, tick: float = 0.5) -> subprocess.Popen:
+        """The real sweeper process (``manage.py run_sweeper``), as production runs it beside the
+        workers; stopped by SIGTERM at teardown."""
+        return self._spawn([PYTHON, "manage.py", "run_sweeper", "--tick", str(tick)], "run_sweeper.log")
+
     def start_server(self, *, timeout: float = 30) -> str:
         """gunicorn bound to 127.0.0.1:0; returns its base URL once it listens."""
         process = self._spawn(

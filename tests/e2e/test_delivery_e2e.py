@@ -43,7 +43,7 @@ def _pixel_batch(n: int) -> list[dict]:
             "type": types[i % 4],
             "anonymous_id": f"anon-{i % 5}",
             "timestamp": now,
-            "identifiers": {"email": f"buyer{i % 5}@example.com"},
+            "identifiers": {"email": f"buyer{i % 5}@acme-outdoors.co"},  # example.com is junk to identity (h12)
             "properties": {"ProductName": "Mug", "Price": 10 + i, "Quantity": 1, "Currency": "EUR"},
         }
         for i in range(n)
@@ -56,7 +56,7 @@ def test_e2e_pixel_events_delivered_exactly_once_despite_every_other_request_fai
     merchant = _setup(stack)
     base = stack.start_server()
     stack.start_worker()
-    stack.start_sweeper()
+    stack.start_run_sweeper()  # the real sweeper process drives the retries
     events = _pixel_batch(24)
     response = requests.post(
         f"{base}/api/v1/events", json={"batch": events}, headers={"X-Write-Key": merchant["write_key"]}, timeout=10

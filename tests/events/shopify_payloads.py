@@ -192,3 +192,109 @@ def custom_event() -> dict:
     del payload["data"]
     payload["customData"] = {"ProductID": "8266836345064", "list": "favourites"}
     return payload
+
+
+# --- The rest of the standard catalogue (shapes from shopify.dev/docs/api/web-pixels-api/standard-events)
+
+
+def _tote() -> dict:
+    return {
+        "id": "gid://shopify/ProductVariant/555",
+        "image": {"src": "https://cdn.shopify.com/tote.jpg"},
+        "price": {"amount": 25.0, "currencyCode": "USD"},
+        "product": {
+            "id": "gid://shopify/Product/444",
+            "title": "Canvas Tote",
+            "url": "/products/tote",
+            "vendor": "Acme",
+        },
+        "sku": "",
+        "title": "Default Title",
+    }
+
+
+CART_ID = "gid://shopify/Cart/Z2NwLXVzLWVhc3QxOjAxSjk3Q0FSVA?key=4c1b3b0d2e"
+
+
+def cart_viewed() -> dict:
+    """data.cart: {id, cost.totalAmount, lines[{cost, merchandise, quantity}], totalQuantity, attributes}."""
+    cart = {
+        "id": CART_ID,
+        "attributes": [],
+        "cost": {"totalAmount": {"amount": 143.0, "currencyCode": "USD"}},
+        "lines": [
+            {
+                "cost": {"totalAmount": {"amount": 118.0, "currencyCode": "USD"}},
+                "merchandise": copy.deepcopy(VARIANT),
+                "quantity": 2,
+            },
+            {"cost": {"totalAmount": {"amount": 25.0, "currencyCode": "USD"}}, "merchandise": _tote(), "quantity": 1},
+        ],
+        "totalQuantity": 3,
+    }
+    return event("cart_viewed", {"cart": cart}, href="https://acme.com/cart")
+
+
+def collection_viewed() -> dict:
+    """data.collection: {id, title, productVariants[]}."""
+    collection = {
+        "id": "gid://shopify/Collection/291112345",
+        "title": "Summer Linen",
+        "productVariants": [copy.deepcopy(VARIANT), _tote()],
+    }
+    return event("collection_viewed", {"collection": collection}, href="https://acme.com/collections/summer-linen")
+
+
+def search_submitted() -> dict:
+    """data.searchResult: {query, productVariants[]}."""
+    result = {"query": "linen shirt", "productVariants": [copy.deepcopy(VARIANT)]}
+    return event("search_submitted", {"searchResult": result}, href="https://acme.com/search?q=linen+shirt")
+
+
+def product_removed_from_cart() -> dict:
+    line = {
+        "cost": {"totalAmount": {"amount": 25.0, "currencyCode": "USD"}},
+        "merchandise": _tote(),
+        "quantity": 1,
+    }
+    return event("product_removed_from_cart", {"cartLine": line}, href="https://acme.com/cart")
+
+
+def checkout_address_info_submitted() -> dict:
+    return event("checkout_address_info_submitted", {"checkout": _checkout()}, href=CHECKOUT_URL)
+
+
+def checkout_shipping_info_submitted() -> dict:
+    return event("checkout_shipping_info_submitted", {"checkout": _checkout()}, href=CHECKOUT_URL)
+
+
+def payment_info_submitted() -> dict:
+    return event("payment_info_submitted", {"checkout": _checkout()}, href=CHECKOUT_URL)
+
+
+def alert_displayed() -> dict:
+    """UI noise: Shopify publishes it when checkout shows an alert; never forwarded."""
+    alert = {"target": "cart.lines[0].quantity", "type": "INPUT_REQUIRED", "value": "", "message": "Enter a quantity"}
+    return event("alert_displayed", {"alert": alert}, href=CHECKOUT_URL)
+
+
+def ui_extension_errored() -> dict:
+    error = {"apiVersion": "2025-10", "appId": "1", "appName": "X", "extensionName": "y", "message": "boom"}
+    return event("ui_extension_errored", {"error": error}, href=CHECKOUT_URL)
+
+
+STANDARD_EVENTS = {
+    "page_viewed": page_viewed,
+    "product_viewed": product_viewed,
+    "collection_viewed": collection_viewed,
+    "search_submitted": search_submitted,
+    "cart_viewed": cart_viewed,
+    "product_added_to_cart": product_added_to_cart,
+    "product_removed_from_cart": product_removed_from_cart,
+    "checkout_started": checkout_started,
+    "checkout_contact_info_submitted": checkout_contact_info_submitted,
+    "checkout_address_info_submitted": checkout_address_info_submitted,
+    "checkout_shipping_info_submitted": checkout_shipping_info_submitted,
+    "payment_info_submitted": payment_info_submitted,
+    "checkout_completed": checkout_completed,
+}

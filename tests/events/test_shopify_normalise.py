@@ -80,7 +80,10 @@ def test_checkout_started_maps_email_traits_items_and_cart_value():
     assert props["Currency"] == "USD"
     assert props["ItemCount"] == 3
     assert props["DiscountCodes"] == ["SPRING10"]
-    assert props["CheckoutURL"] == p.CHECKOUT_URL
+    # Issue 15: CheckoutURL restores the checkout on another device (a cart permalink); it was the
+    # page URL, which only works in the shopper's own browser session (kept as CheckoutPageURL).
+    assert props["CheckoutURL"] == "https://acme.com/cart/44610569208040:2,555:1"
+    assert props["CheckoutPageURL"] == p.CHECKOUT_URL
     assert props["CheckoutToken"] == "Z2NwLXVzLWVhc3QxOjAxSjk3"
     assert "OrderID" not in props and "Revenue" not in props
     assert props["Items"] == [
@@ -135,9 +138,10 @@ def test_custom_event_keeps_its_name_and_custom_data():
     assert event.properties == {"ProductID": "8266836345064", "list": "favourites"}
 
 
-def test_other_standard_events_pass_through_under_their_own_name():
-    event = _parse(p.event("collection_viewed", {"collection": {"id": "1", "title": "Shirts"}}))
-    assert event.type == "collection_viewed"
+def test_events_outside_the_catalogue_pass_through_under_their_own_name():
+    """collection_viewed used to pass through as is; the whole catalogue is mapped now (issue 15)."""
+    event = _parse(p.event("some_future_event", {"thing": {"id": "1"}}))
+    assert event.type == "some_future_event"
 
 
 def test_shipping_address_fills_traits_missing_from_billing():

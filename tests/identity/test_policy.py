@@ -304,7 +304,7 @@ def test_decide_click_id_handoff_from_in_app_browser_links_the_phone_browser():
     [
         (IN_APP, "b:ios:other-net", NOW - timedelta(minutes=5)),  # another network
         (IN_APP, "b:android:net1", NOW - timedelta(minutes=5)),  # another OS family
-        (IN_APP, BROWSER, NOW - timedelta(minutes=61)),  # outside the handoff window
+        (IN_APP, BROWSER, NOW - timedelta(minutes=6)),  # outside the 5-minute handoff window
         (BROWSER, BROWSER, NOW - timedelta(minutes=5)),  # not from an in-app browser: a forwarded link
         ("", BROWSER, NOW - timedelta(minutes=5)),  # no hint recorded
         (IN_APP, "", NOW - timedelta(minutes=5)),

@@ -208,7 +208,7 @@ def test_resolve_events_click_id_links_only_within_window(merchant):
 
 def test_resolve_events_merge_breaking_a_limit_is_refused_and_logged(merchant, settings, caplog):
     settings.IDENTITY_IDENTIFIER_LIMITS = {"anonymous_id": 1}
-    resolve(make(merchant, anon="a1", identifiers={"gclid": "G"}, ago_hours=0.5, client_hint="a:ios:net1"))
+    resolve(make(merchant, anon="a1", identifiers={"gclid": "G"}, ago_hours=0.05, client_hint="a:ios:net1"))
     resolve(make(merchant, anon="b1", ago_hours=1))
     event = make(merchant, anon="b1", identifiers={"gclid": "G"}, client_hint="b:ios:net1")  # a handoff
     with caplog.at_level("INFO", logger="identity.services.resolution"):

@@ -106,13 +106,13 @@ def order(**overrides) -> dict:
         "closed_at": None,
         "confirmation_number": "ZBN3K8QJQ",
         "confirmed": True,
-        "contact_email": "ada@example.com",
+        "contact_email": "ada@lovelace-engines.com",
         "created_at": "2026-11-23T05:20:00-05:00",
         "currency": "USD",
         "current_total_price": "143.20",
         "customer_locale": "en-US",
         "discount_codes": [{"code": "SPRING10", "amount": "11.80", "type": "percentage"}],
-        "email": "ada@example.com",
+        "email": "ada@lovelace-engines.com",
         "financial_status": "paid",
         "fulfillment_status": None,
         "landing_site": "/products/linen-shirt?utm_source=klaviyo&utm_medium=email&_kx=kx_token.ABC123",
@@ -138,7 +138,7 @@ def order(**overrides) -> dict:
         "billing_address": copy.deepcopy(ADDRESS),
         "customer": {
             "id": 7001,
-            "email": "ada@example.com",
+            "email": "ada@lovelace-engines.com",
             "created_at": "2026-11-23T05:19:00-05:00",
             "updated_at": "2026-11-23T05:20:02-05:00",
             "first_name": "Ada",
@@ -228,7 +228,7 @@ def customers_redact() -> dict:
     return {
         "shop_id": 954889,
         "shop_domain": SHOP,
-        "customer": {"id": 7001, "email": "ada@example.com", "phone": "+15035550100"},
+        "customer": {"id": 7001, "email": "ada@lovelace-engines.com", "phone": "+15035550100"},
         "orders_to_redact": [ORDER_ID],
     }
 
@@ -238,7 +238,7 @@ def customers_data_request() -> dict:
         "shop_id": 954889,
         "shop_domain": SHOP,
         "orders_requested": [ORDER_ID],
-        "customer": {"id": 7001, "email": "ada@example.com", "phone": "+15035550100"},
+        "customer": {"id": 7001, "email": "ada@lovelace-engines.com", "phone": "+15035550100"},
         "data_request": {"id": 9999},
     }
 

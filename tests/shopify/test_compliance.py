@@ -18,7 +18,7 @@ def ordered(post_shopify, merchant):
     """Ada has ordered (a profile with her email, phone and customer id, a stored order)."""
     post_shopify("orders/create", p.order())
     profile = Profile.objects.get(merchant=merchant)
-    assert profile.email == "ada@example.com"
+    assert profile.email == "ada@lovelace-engines.com"
     return profile
 
 
@@ -34,7 +34,7 @@ def test_customers_redact_erases_the_profile_events_order_and_webhook_bodies(pos
     assert list(Event.objects.values_list("id", flat=True)) == [other.id]
     assert ShopifyOrder.objects.count() == 0
     for webhook in ShopifyWebhook.objects.all():
-        assert "ada@example.com" not in webhook.body  # the order delivery and the request itself
+        assert "ada@lovelace-engines.com" not in webhook.body  # the order delivery and the request itself
     assert ErasureRecord.objects.get().actor == "shopify:customers/redact"
 
 
@@ -53,10 +53,10 @@ def test_customers_data_request_exports_what_recapture_holds(post_shopify, merch
     export = request.result
     assert export["data_request_id"] == "9999"
     [profile] = export["profiles"]
-    assert profile["email"] == "ada@example.com"
+    assert profile["email"] == "ada@lovelace-engines.com"
     assert {"type": "shopify_customer_id", "value": "7001"} in profile["identifiers"]
     assert [e["type"] for e in profile["events"]] == ["Purchase"]
-    assert export["orders"] == [{"order_id": str(p.ORDER_ID), "name": "#1001", "email": "ada@example.com"}]
+    assert export["orders"] == [{"order_id": str(p.ORDER_ID), "name": "#1001", "email": "ada@lovelace-engines.com"}]
     assert Profile.objects.filter(pk=ordered.pk).exists()  # an export erases nothing
 
 

@@ -60,7 +60,7 @@ def test_order_webhook_email_reidentifies_the_anonymous_browsing_of_its_session(
     assert ShopifyWebhook.objects.get().result["joined_session"] is True
     browsing.refresh_from_db()
     assert browsing.profile_id == placed.profile_id
-    assert browsing.profile.email == "ada@example.com"
+    assert browsing.profile.email == "ada@lovelace-engines.com"
     assert browsing.identification == Identification.RESOLVED
 
 
@@ -88,7 +88,7 @@ def test_order_webhook_without_a_pixel_session_still_records_the_order(post_shop
     post_shopify("orders/create", p.order())
     placed = Event.objects.get()
     assert placed.anonymous_id == f"shopify:order:{p.ORDER_ID}"
-    assert placed.profile.email == "ada@example.com"
+    assert placed.profile.email == "ada@lovelace-engines.com"
 
 
 def test_pixel_purchase_first_then_webhook_is_one_placed_order(ingest, post_shopify, merchant):
@@ -118,7 +118,7 @@ def test_forged_pixel_purchase_naming_the_order_cannot_shadow_the_real_one(inges
     ingest(forged)
     post_shopify("orders/create", p.order())
     real = Event.objects.get(event_id=PLACED_ID)
-    assert (real.source, real.identifiers["email"]) == ("shopify_webhook", "ada@example.com")
+    assert (real.source, real.identifiers["email"]) == ("shopify_webhook", "ada@lovelace-engines.com")
 
 
 def test_client_cannot_send_an_event_id_in_the_server_namespace(ingest, merchant):

@@ -34,7 +34,7 @@ def test_shopify_webhook_orders_create_becomes_one_placed_order(post_shopify, me
     [event] = _events(merchant)
     assert (event.type, event.event_id, event.source) == ("Purchase", PLACED_ID, "shopify_webhook")
     assert event.identifiers == {
-        "email": "ada@example.com",
+        "email": "ada@lovelace-engines.com",
         "phone": "+15035550100",  # the billing address's, as the pixel's checkout events do
         "shopify_customer_id": "7001",
         "kx": "kx_token.ABC123",
@@ -184,7 +184,7 @@ def test_shopify_webhook_refund_before_its_order_waits_then_is_forwarded(post_sh
     assert placed.type == "Purchase"
     assert refunded.type == "RefundedOrder"
     assert refunded.event_id == "shopify:refund:890088186047892319"
-    assert refunded.identifiers["email"] == "ada@example.com"
+    assert refunded.identifiers["email"] == "ada@lovelace-engines.com"
     assert refunded.properties["RefundAmount"] == 55.1  # the failed transaction is not money returned
     assert refunded.properties["OrderID"] == str(p.ORDER_ID)
     assert refunded.properties["Items"][0]["Quantity"] == 1
