@@ -18,7 +18,7 @@ def test_readyz_is_503_when_database_is_down(client, monkeypatch):
     assert resp.json()["checks"]["database"] == "OperationalError"
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production: the failed query aborts nothing else
 def test_readyz_is_503_when_the_database_cache_table_is_missing(client, settings):
     """Ingest answers 503 without its cache table (rate limiter): /readyz must say so too."""
 
