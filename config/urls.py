@@ -2,9 +2,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularAPIView
 
 from config import health
+from config.api_docs import RedocView
 from events.demo import demo_store
 
 urlpatterns = [
@@ -15,7 +16,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "api/docs/",
-        SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html"),
+        RedocView.as_view(url_name="api-schema"),
         name="api-docs",
     ),
     path("", include("events.urls")),

@@ -7,7 +7,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -21,8 +21,10 @@ from config.admin import (
     delivery_chip,
     delivery_state_q,
 )
+from config.forms import MappingField
 from destinations import services
 from destinations.admin_flows import FLOW_ACTIONS
+from destinations.admin_test import describe_test, health_block, report_html
 from destinations.models import Delivery, DeliveryAttempt, Destination
 from events.models import Event, EventType
 
@@ -47,6 +49,11 @@ class DestinationForm(forms.ModelForm):
     )
     custom_event_types = forms.CharField(
         required=False, help_text="Custom event names to forward too, comma separated (opt-in)."
+    )
+    name_overrides = MappingField(
+        required=False,
+        label="Metric name overrides",
+        help_text="One per line: event type = the name it gets in the platform, e.g. Purchase = Order Placed.",
     )
 
     class Meta:
@@ -106,18 +113,7 @@ def apply_new_api_keys(forms_: list[forms.Form]) -> None:
 
 
 def status_badge(destination: Destination):
-    if destination.pk is None:
-        return "-"
-    if destination.status == "error":
-        when = destination.last_error_at.strftime("%Y-%m-%d %H:%M UTC") if destination.last_error_at else ""
-        return format_html(
-            '{} <span class="rc-last-error">{}</span> <small>{}</small>',
-            chip("error", status="error"),
-            destination.last_error,
-            when,
-        )
-    ok = destination.last_success_at.strftime("%Y-%m-%d %H:%M UTC") if destination.last_success_at else "never"
-    return format_html("{} <small>last success {}</small>", chip("active", status="active"), ok)
+    return health_block(destination)
 
 
 def test_button(destination: Destination):
@@ -125,18 +121,26 @@ def test_button(destination: Destination):
         return "Save first, then test."
     url = reverse("admin:destinations_destination_test", args=[destination.pk])
     return format_html(
-        '<button type="submit" class="button rc-test-destination" formaction="{}" formmethod="post" '
-        "formnovalidate>Test</button>",
+        '<button type="button" class="button rc-test-destination" data-url="{}" data-destination="{}">Test</button>'
+        ' <span class="rc-test-result" data-destination="{}" role="status"></span>',
         url,
+        destination.pk,
+        destination.pk,
     )
 
 
-class DestinationInline(admin.StackedInline):
+class KeyEndingMixin:
+    @admin.display(description="Saved key ends in")
+    def key_ending(self, obj: Destination) -> str:
+        return f"…{obj.api_key_last4}" if obj.api_key_last4 else "-"
+
+
+class DestinationInline(KeyEndingMixin, admin.StackedInline):
     model = Destination
     form = DestinationForm
     extra = 0
-    readonly_fields = ["api_key_last4", "health", "test"]
-    fields = [*DestinationForm.Meta.fields[:3], "api_key_last4", *DestinationForm.Meta.fields[3:], "health", "test"]
+    readonly_fields = ["key_ending", "health", "test"]
+    fields = [*DestinationForm.Meta.fields[:3], "key_ending", *DestinationForm.Meta.fields[3:], "health", "test"]
 
     @admin.display(description="Status")
     def health(self, obj: Destination):
@@ -148,13 +152,14 @@ class DestinationInline(admin.StackedInline):
 
 
 @admin.register(Destination)
-class DestinationAdmin(admin.ModelAdmin):
+class DestinationAdmin(KeyEndingMixin, admin.ModelAdmin):
     form = DestinationForm
     list_display = ["name", "merchant", "kind", "key_hint", "enabled", "dry_run", "health"]
     list_filter = ["kind", "status", "enabled", "dry_run"]
     list_select_related = ["merchant"]
     search_fields = ["name", "merchant__name", "=merchant__shop_domain"]
-    readonly_fields = ["api_key_last4", "health", "test"]
+    readonly_fields = ["key_ending", "health", "test"]
+
     actions = ["test_destinations", "replay_dead", "backfill_7_days", *FLOW_ACTIONS]
 
     def get_fields(self, request, obj=None):
@@ -185,19 +190,37 @@ class DestinationAdmin(admin.ModelAdmin):
         destination = get_object_or_404(Destination.objects.select_related("merchant"), pk=pk)
         if request.method != "POST" or not self.has_change_permission(request, destination):
             raise PermissionDenied
+        if "application/json" in request.headers.get("Accept", ""):  # the in-place button: edits on the page stay
+            report, result = self._run_test(request, destination)
+            destination.refresh_from_db()
+            return JsonResponse(
+                {
+                    "ok": report.ok,
+                    "text": report.text,
+                    "html": report_html(report, result),
+                    "badge": report.badge,
+                    "badge_html": format_html(
+                        "{} <small>just now</small>", chip(report.badge, status=report.badge_status)
+                    ),
+                }
+            )
         self._test(request, destination)
         back = request.headers.get("referer", "")
         if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
             back = reverse("admin:destinations_destination_change", args=[pk])
         return HttpResponseRedirect(back)
 
-    def _test(self, request, destination: Destination) -> None:
+    def _run_test(self, request, destination: Destination):
         result = services.test_destination(destination)
-        level = messages.SUCCESS if result.ok else messages.ERROR
+        report = describe_test(destination.get_kind_display(), result)
         status = f"HTTP {result.status_code}" if result.status_code else "no response"
         self.log_change(request, destination, f"Tested: {'ok' if result.ok else 'failed'} ({status}).")
+        return report, result
+
+    def _test(self, request, destination: Destination) -> None:
+        report, _ = self._run_test(request, destination)
         self.message_user(
-            request, f"{destination}: {'OK' if result.ok else 'FAILED'} ({status}) {result.message}", level
+            request, f"{destination.name}: {report.text}", messages.SUCCESS if report.ok else messages.ERROR
         )
 
     @admin.action(description="Test selected destinations", permissions=["change"])

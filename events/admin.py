@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 from django import forms
@@ -25,6 +26,7 @@ from config.admin import (
     delivery_state_q,
     identification_chip,
 )
+from config.forms import LinesField
 from destinations.admin import DestinationInline, apply_new_api_keys, render_event_deliveries
 from destinations.models import Delivery, Destination
 from events import dashboard, problems, selectors, services, stream
@@ -57,6 +59,21 @@ def copyable(text: str, *, element_id: str):
 
 
 class MerchantForm(forms.ModelForm):
+    allowed_origins = LinesField(
+        required=False,
+        help_text="One per line: the store's addresses the pixel runs on, e.g. https://acme.com and "
+        "https://www.acme.com (scheme and host, no path). Add <code>null</code> for Shopify's custom-pixel sandbox.",
+    )
+    blocked_identifier_values = LinesField(
+        required=False,
+        label="Blocked identifier values",
+        help_text="One per line: values that never link profiles (a shared test email, a placeholder phone).",
+    )
+    forwarded_traits = LinesField(
+        required=False,
+        help_text="One per line: custom trait names forwarded to Klaviyo and Loops besides the standard ones "
+        "(first_name, last_name, phone, city, region, country, zip). Others are stored, not sent.",
+    )
     loop_webhook_secret = forms.CharField(
         label="Set Loop webhook secret",
         required=False,
@@ -79,6 +96,18 @@ class MerchantForm(forms.ModelForm):
             "consent_policy",
             "attribution_window_days",
         ]
+
+    def clean_allowed_origins(self) -> list[str]:
+        origins = self.cleaned_data["allowed_origins"]
+        bad = [o for o in origins if o != "null" and not ORIGIN_RE.match(o)]
+        if bad:
+            raise forms.ValidationError(
+                f"Not an origin (scheme://host[:port], no path): {', '.join(bad)}. Example: https://acme.com"
+            )
+        return [o.rstrip("/") for o in origins]
+
+
+ORIGIN_RE = re.compile(r"^https?://[^/\s?#]+/?$", re.IGNORECASE)
 
 
 @admin.register(Merchant)
@@ -186,19 +215,72 @@ class MerchantAdmin(admin.ModelAdmin):
             messages.WARNING,
         )
 
-    @admin.action(description="Rotate write key (the old key stops working)", permissions=["change"])
-    def rotate_write_key(self, request, queryset) -> None:
+    def _confirm_first(self, request, queryset, *, action: str, title: str, consequences: list[str]):
+        """Destructive actions ask first (as Django's delete does): a page saying what happens; None once confirmed."""
+        if request.POST.get("confirmed") == "yes":
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+            "objects": list(queryset),
+            "action": action,
+            "consequences": consequences,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/confirm_action.html", context)
+
+    @admin.action(description="Rotate write key (the old key stops working)…", permissions=["change"])
+    def rotate_write_key(self, request, queryset):
+        page = self._confirm_first(
+            request,
+            queryset,
+            action="rotate_write_key",
+            title="Rotate the write key?",
+            consequences=[
+                "The current write key is refused at once: the store stops tracking until the new snippet is live.",
+                "Re-install the pixel <script> snippet in the theme and the Shopify Custom Pixel code "
+                "(both on the merchant page, with Copy buttons) right after rotating.",
+            ],
+        )
+        if page is not None:
+            return page
         for merchant in queryset:
             services.rotate_write_key(merchant)
             self.log_change(request, merchant, "Rotated the write key.")
-            self.message_user(request, f"{merchant}: new write key {merchant.write_key}", messages.SUCCESS)
+            url = reverse("admin:events_merchant_change", args=[merchant.pk])
+            self.message_user(
+                request,
+                format_html(
+                    "{}: new write key <code>{}</code>. The old key is refused from now on: "
+                    '<a href="{}#rc-pixel-snippet">re-install the pixel snippet and the Shopify Custom Pixel code</a>.',
+                    merchant.name,
+                    merchant.write_key,
+                    url,
+                ),
+                messages.WARNING,
+            )
+        return None
 
-    @admin.action(description="Rotate returns webhook secret (shown once)", permissions=["rotate_secret"])
-    def rotate_returns_webhook_secret(self, request, queryset) -> None:
+    @admin.action(description="Rotate returns webhook secret (shown once)…", permissions=["rotate_secret"])
+    def rotate_returns_webhook_secret(self, request, queryset):
+        page = self._confirm_first(
+            request,
+            queryset,
+            action="rotate_returns_webhook_secret",
+            title="Rotate the Loop Returns webhook secret?",
+            consequences=[
+                "Webhooks Loop signs with the current secret are refused (401) from now on.",
+                "The new secret is shown once: paste it into Loop (Settings > Developers > Webhooks) right away.",
+            ],
+        )
+        if page is not None:
+            return page
         for merchant in queryset:
             services.rotate_returns_webhook_secret(merchant)
             self.log_change(request, merchant, "Rotated the returns webhook secret.")
             self._show_secret(request, merchant, "rotated")
+        return None
 
     def save_formset(self, request, form, formset, change) -> None:
         super().save_formset(request, form, formset, change)
@@ -250,7 +332,7 @@ def problem_row(problem: problems.Problem) -> dict:
     return {
         "problem": problem,
         "last_seen": datetime.fromtimestamp(problem.last_at, tz=UTC) if problem.last_at else None,
-        "sample": json.dumps(problem.sample, indent=2) if problem.sample else "",
+        "sample": [(k, v) for k, v in (problem.sample or {}).items() if v and k != "code"],
     }
 
 
@@ -274,8 +356,21 @@ class TypeFilter(admin.SimpleListFilter):
 
 
 def delivery_status_choices() -> list[tuple[str, str]]:
-    """The console's delivery states (the same words on every page), with what each means."""
-    return [(state, f"{state} ({meaning})") for state, meaning in DELIVERY_STATES.items()]
+    """The console's delivery states: the same words on every page (their meaning is the chips' tooltip)."""
+    return [(state, state) for state in DELIVERY_STATES]
+
+
+class IdentificationFilter(admin.SimpleListFilter):
+    """Who the shopper is, in the words the chips use (identified / resolved / anonymous / processing)."""
+
+    title = "who the shopper is"
+    parameter_name = "identification__exact"
+
+    def lookups(self, request, model_admin):
+        return [(value, word) for value, (word, _) in IDENTIFICATION_WORDS.items()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(identification=self.value()) if self.value() else queryset
 
 
 class DeliveryStatusFilter(admin.SimpleListFilter):
@@ -309,7 +404,7 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
         "delivery_chips",
         "source",
     ]
-    list_filter = ["merchant", TypeFilter, "identification", "source", DeliveryStatusFilter]
+    list_filter = ["merchant", TypeFilter, IdentificationFilter, "source", DeliveryStatusFilter]
     list_select_related = ["merchant", "profile"]
     search_fields = ["=event_id", "=anonymous_id", "=profile__email"]
     ordering = ["-id"]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+CHART_WIDTH = 520  # the dashboard's cards are 560-680 px wide at 1440 px
 IDENTIFICATION_ORDER = ("native", "resolved", "anonymous", "pending")
 IDENTIFICATION_LEGEND = {"resolved": "resolved by Recapture"}
 PALETTE = ["#0969da", "#1a7f37", "#9a6700", "#cf222e", "#8250df", "#6e7781", "#bc4c00", "#1b7c83"]
@@ -61,8 +61,22 @@ def bar_chart(rows: Sequence[tuple[str, float]], *, width: int = 420, bar_height
     return _svg(width, height, bars)
 
 
-LEGEND_ITEM_WIDTH = 140
+LEGEND_ITEM_MIN_WIDTH = 110
+LEGEND_CHAR_WIDTH = 6.6  # 11 px sans-serif, generous
 LEGEND_ROW_HEIGHT = 16
+
+
+def legend_layout(texts: Sequence[str], *, width: int) -> tuple[list[tuple[float, int]], int]:
+    """(x, row) of each legend item, flowing left to right and wrapping so no item leaves the chart."""
+    places: list[tuple[float, int]] = []
+    x, row = 0.0, 0
+    for text in texts:
+        item = max(LEGEND_ITEM_MIN_WIDTH, 14 + LEGEND_CHAR_WIDTH * len(text) + 16)
+        if x > 0 and x + item > width:
+            x, row = 0.0, row + 1
+        places.append((x, row))
+        x += item
+    return places, row + 1
 
 
 def stacked_bar(segments: Sequence[Segment], *, width: int = 420, height: int = 22) -> SafeString:
@@ -87,23 +101,22 @@ def stacked_bar(segments: Sequence[Segment], *, width: int = 420, height: int = 
             )
         )
         x += w
-    per_row = max(1, width // LEGEND_ITEM_WIDTH)
-    rows = math.ceil(len(segments) / per_row)
+    places, rows = legend_layout([f"{s.label} {_fmt(s.value)}" for s in segments], width=width)
     legend = format_html_join(
         "",
         '<rect x="{}" y="{}" width="10" height="10" fill="{}"></rect>'
         '<text class="rc-legend" x="{}" y="{}" font-size="11">{} {}</text>',
         (
             (
-                (i % per_row) * LEGEND_ITEM_WIDTH,
-                height + 8 + (i // per_row) * LEGEND_ROW_HEIGHT,
+                x,
+                height + 8 + row * LEGEND_ROW_HEIGHT,
                 s.colour or PALETTE[i % len(PALETTE)],
-                (i % per_row) * LEGEND_ITEM_WIDTH + 14,
-                height + 17 + (i // per_row) * LEGEND_ROW_HEIGHT,
+                x + 14,
+                height + 17 + row * LEGEND_ROW_HEIGHT,
                 s.label,
                 _fmt(s.value),
             )
-            for i, s in enumerate(segments)
+            for i, (s, (x, row)) in enumerate(zip(segments, places, strict=True))
         ),
     )
     full_height = height + 12 + rows * LEGEND_ROW_HEIGHT
@@ -152,8 +165,8 @@ def dashboard_charts(stats: dict) -> dict:
         ]
         out[name] = {
             "stats": s,
-            "types_chart": bar_chart(sorted(s.events_by_type.items(), key=lambda kv: -kv[1])),
-            "identification_chart": stacked_bar(identification),
+            "types_chart": bar_chart(sorted(s.events_by_type.items(), key=lambda kv: -kv[1]), width=CHART_WIDTH),
+            "identification_chart": stacked_bar(identification, width=CHART_WIDTH),
             "deliveries": [
                 {
                     "destination": destination,

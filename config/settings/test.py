@@ -11,6 +11,5 @@ LOG_LEVEL = "WARNING"
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Exact shared counters in tests (each request syncs); the per-process tally has tests of its own.
 INGEST_RATE_LIMIT_SYNC_SECONDS = 0
-INGEST_PROBLEMS_FLUSH_SECONDS = 0  # ingest problems are written at once (the tally has tests of its own)
 # The Loop fixtures carry fixed dates: no payload-age check unless a test turns it on.
 LOOP_WEBHOOK_MAX_AGE_DAYS = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from events.charts import Segment, bar_chart, empty_chart, stacked_bar
@@ -81,5 +82,17 @@ def test_stacked_bar_legend_shows_every_segment_inside_the_chart():
     items = re.findall(r'<text class="rc-legend" x="([^"]+)" y="([^"]+)"[^>]*>([^<]+)</text>', svg)
     assert [text for _, _, text in items] == [f"{label} {i + 1}" for i, label in enumerate(labels)]
     for x, y, text in items:
-        assert float(x) + 7 * len(text) <= width, text  # ~7 px per character at 11 px
+        assert float(x) + 6.5 * len(text) <= width, text  # ~6.5 px per character at 11 px
         assert float(y) <= height, text
+    for (x1, y1, t1), (x2, y2, _) in itertools.pairwise(items):  # on one line, no item runs into the next
+        if y1 == y2:
+            assert float(x1) + 6.5 * len(t1) < float(x2) - 14, t1
+
+
+def test_stacked_bar_legend_long_labels_do_not_overlap():
+    svg = str(stacked_bar([Segment("identified", 1), Segment("resolved by Recapture", 4), Segment("anonymous", 1)]))
+    items = re.findall(r'<text class="rc-legend" x="([^"]+)" y="([^"]+)"[^>]*>([^<]+)</text>', svg)
+    assert items[1][2] == "resolved by Recapture 4"
+    same_line = [(float(x), t) for x, y, t in items if y == items[1][1]]
+    for (x1, t1), (x2, _) in itertools.pairwise(same_line):
+        assert x1 + 6.5 * len(t1) < x2 - 14

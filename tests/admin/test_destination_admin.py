@@ -140,7 +140,7 @@ def test_test_button_reports_the_platform_success(admin_client):
         reverse("admin:destinations_destination_test", args=[destination.pk]), HTTP_REFERER=f"http://testserver{back}"
     )
     assert response.status_code == 302 and response["Location"] == f"http://testserver{back}"
-    assert any("OK (HTTP 200) API key is valid (account A1)." in m for m in _messages(response))
+    assert any("Klaviyo accepted the key (HTTP 200). API key is valid (account A1)." in m for m in _messages(response))
     assert LogEntry.objects.get(object_id=str(destination.pk)).change_message == "Tested: ok (HTTP 200)."
 
 
@@ -156,7 +156,8 @@ def test_test_button_reports_the_platform_error_and_marks_the_badge_red(admin_cl
     )
     response = admin_client.post(reverse("admin:destinations_destination_test", args=[destination.pk]))
     assert response.status_code == 302
-    assert any("FAILED (HTTP 401) Incorrect authentication credentials." in m for m in _messages(response))
+    refused = "Klaviyo refused the API key (HTTP 401): Incorrect authentication credentials."
+    assert any(refused in m for m in _messages(response))
     destination.refresh_from_db()
     assert destination.status == "error"
     page = admin_client.get(CHANGELIST)
@@ -220,6 +221,6 @@ def test_test_action_reports_each_destination(admin_client):
     response = admin_client.post(CHANGELIST, {"action": "test_destinations", "_selected_action": [first.pk, second.pk]})
     assert response.status_code == 302
     shown = _messages(response)
-    assert sum("OK (HTTP 200)" in m for m in shown) == 2
+    assert sum("accepted the key (HTTP 200)" in m for m in shown) == 2
     assert len(responses.calls) == 12 and {c.request.method for c in responses.calls} == {"GET"}
     assert LogEntry.objects.filter(change_message="Tested: ok (HTTP 200).").count() == 2

@@ -99,7 +99,7 @@ def test_merchant_change_page_with_dashboard_is_bounded_in_queries(admin_client,
 def test_rotate_write_key_action_changes_the_key_and_logs(admin_client, merchant, admin_user):
     old = merchant.write_key
     response = admin_client.post(
-        CHANGELIST, {"action": "rotate_write_key", "_selected_action": [merchant.pk]}, follow=False
+        CHANGELIST, {"action": "rotate_write_key", "_selected_action": [merchant.pk], "confirmed": "yes"}, follow=False
     )
     assert response.status_code == 302
     merchant.refresh_from_db()
@@ -110,10 +110,31 @@ def test_rotate_write_key_action_changes_the_key_and_logs(admin_client, merchant
     assert any(merchant.write_key in m for m in _messages(response))
 
 
+@pytest.mark.parametrize("action", ["rotate_write_key", "rotate_returns_webhook_secret"])
+def test_rotate_actions_ask_for_confirmation_first(admin_client, merchant, action):
+    old = (merchant.write_key, merchant.returns_webhook_secret)
+    page = admin_client.post(CHANGELIST, {"action": action, "_selected_action": [merchant.pk]})
+    assert page.status_code == 200  # a confirmation page, nothing rotated yet
+    html = page.content.decode()
+    assert 'name="confirmed" value="yes"' in html and str(merchant) in html
+    merchant.refresh_from_db()
+    assert (merchant.write_key, merchant.returns_webhook_secret) == old
+    if action == "rotate_write_key":
+        assert "Re-install the pixel &lt;script&gt; snippet" in html
+
+
+def test_rotate_write_key_reminds_to_reinstall_the_snippet(admin_client, merchant):
+    response = admin_client.post(
+        CHANGELIST, {"action": "rotate_write_key", "_selected_action": [merchant.pk], "confirmed": "yes"}
+    )
+    (message,) = _messages(response)
+    assert "re-install the pixel snippet and the Shopify Custom Pixel code" in message
+
+
 def test_rotate_secret_action_shows_the_new_secret_once_and_logs(admin_client, merchant):
     old = merchant.returns_webhook_secret
     response = admin_client.post(
-        CHANGELIST, {"action": "rotate_returns_webhook_secret", "_selected_action": [merchant.pk]}
+        CHANGELIST, {"action": "rotate_returns_webhook_secret", "_selected_action": [merchant.pk], "confirmed": "yes"}
     )
     assert response.status_code == 302
     merchant.refresh_from_db()
@@ -130,7 +151,9 @@ def test_support_cannot_rotate_the_secret_nor_delete_merchants(support_client, m
     assert "rotate_returns_webhook_secret" not in actions
     assert "delete_selected" not in actions
     old = merchant.returns_webhook_secret
-    support_client.post(CHANGELIST, {"action": "rotate_returns_webhook_secret", "_selected_action": [merchant.pk]})
+    support_client.post(
+        CHANGELIST, {"action": "rotate_returns_webhook_secret", "_selected_action": [merchant.pk], "confirmed": "yes"}
+    )
     merchant.refresh_from_db()
     assert merchant.returns_webhook_secret == old
     delete = support_client.get(reverse("admin:events_merchant_delete", args=[merchant.pk]))

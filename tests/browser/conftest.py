@@ -106,7 +106,7 @@ def page(browser):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=20_000)  # a deadline for every expectation, generous on a busy CI machine
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1440, "height": 900})  # a support agent's laptop
     context.set_default_timeout(20_000)
     page = context.new_page()
     yield page
@@ -127,9 +127,9 @@ def screenshot(page, tmp_path):
     folder = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
 
-    def take(name: str, *, page=page) -> Path:
+    def take(name: str, *, page=page, full_page: bool = True) -> Path:
         path = folder / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=full_page)
         return path
 
     return take

@@ -44,7 +44,7 @@ def create_merchant(page: Page, base: str) -> None:
     page.goto(f"{base}/admin/events/merchant/add/")
     page.fill("#id_name", "Demo Store")
     page.fill("#id_shop_domain", DEMO_DOMAIN)
-    page.fill("#id_allowed_origins", json.dumps([base]))
+    page.fill("#id_allowed_origins", base)  # one origin per line, no JSON
     page.click("input[name=_continue]")
     expect(page.locator(".messagelist code.rc-secret")).to_have_text(re.compile(r"^whsec_\S{20,}$"))
     expect(page.locator("#rc-pixel-snippet")).to_contain_text("pixel.js?key=wk_")
@@ -63,12 +63,15 @@ def add_klaviyo_and_test(page: Page, fake, screenshot) -> None:
     expect(page.locator("#destinations-group")).to_contain_text("7777")
     assert API_KEY not in page.content()
     expect(page.locator("#id_destinations-0-api_key")).to_have_value("")
+    page.fill("#id_destinations-0-metric_suffix", " - Recapture")  # an unsaved edit
     page.click("button.rc-test-destination")
-    expect(page.locator(".messagelist")).to_contain_text("OK (HTTP 200)")
-    expect(page.locator("#destinations-group .rc-chip")).to_have_text("active")
+    expect(page.locator(".rc-test-result")).to_contain_text("Klaviyo accepted the key (HTTP 200)")
+    expect(page.locator("#destinations-group .rc-health .rc-chip")).to_have_text("verified")
+    expect(page.locator("#id_destinations-0-metric_suffix")).to_have_value(" - Recapture")  # the edit is still there
     # the platform answered the Test button's reads, and nothing was written to it
     assert fake.paths()[0] == "/api/accounts" and fake.methods() == {"GET"}
     screenshot("merchant-onboarding")
+    page.fill("#id_destinations-0-metric_suffix", "")
 
 
 def row(page: Page, event_type: str):
@@ -81,17 +84,19 @@ def shop_and_watch(store: Page, live: Page, base: str, fake, screenshot) -> None
     store.wait_for_function("window.recapture && window.recapture._loaded === true")
     store.click("#view-product")
     store.click("#add-to-cart")
-    store.fill("#email", "shopper@acme.io")
+    store.fill("#email", "alex@demo-shopper.com")
     store.click("#start-checkout")
-    expect(row(live, "InitiateCheckout").locator(".rc-deliveries")).to_contain_text("klaviyo: succeeded")
-    expect(row(live, "InitiateCheckout").locator(".rc-profile")).to_have_text("shopper@acme.io")
+    expect(row(live, "InitiateCheckout").locator(".rc-deliveries")).to_contain_text("Klaviyo: succeeded")
+    expect(row(live, "InitiateCheckout").locator(".rc-profile")).to_have_text("alex@demo-shopper.com")
     # the earlier anonymous events were resolved to the shopper and forwarded too
     expect(row(live, "AddToCart").locator(".rc-identification")).to_have_text("resolved")
-    expect(row(live, "AddToCart").locator(".rc-deliveries")).to_contain_text("klaviyo: succeeded")
+    expect(row(live, "AddToCart").locator(".rc-deliveries")).to_contain_text("Klaviyo: succeeded")
+    chip = row(live, "AddToCart").locator(".rc-deliveries a.rc-chip").first  # named after the destination, a link
+    expect(chip).to_have_attribute("href", re.compile(r"^/admin/destinations/delivery/\d+/change/$"))
 
     fake.fail_status = 400  # Klaviyo rejects the order: its delivery is dead at once
     store.click("#buy")
-    expect(row(live, "Purchase").locator(".rc-deliveries")).to_contain_text("klaviyo: dead")
+    expect(row(live, "Purchase").locator(".rc-deliveries")).to_contain_text("Klaviyo: dead")
     fake.fail_status = None
 
     live.select_option("select[name=delivery_status]", "dead")
@@ -116,10 +121,10 @@ def replay_dead(page: Page, base: str, screenshot) -> None:
     page.select_option("select[name=action]", "replay")
     page.click("button[name=index]")
     expect(page.locator(".messagelist")).to_contain_text("1 deliveries queued for replay.")
-    page.goto(f"{base}/admin/destinations/delivery/?status__exact=dead")
+    page.goto(f"{base}/admin/destinations/delivery/?state=dead")
     expect(page.locator("#result_list tbody tr")).to_have_count(0)
     page.goto(f"{base}/admin/destinations/delivery/")
-    expect(page.locator("#result_list")).not_to_contain_text("Dead")
+    expect(page.locator("#result_list")).not_to_contain_text("dead")
     screenshot("deliveries")
 
 

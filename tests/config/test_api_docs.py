@@ -17,6 +17,12 @@ def test_api_docs_page_loads_no_third_party_asset(client):
     assert "/static/drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js" in sources
 
 
+def test_api_docs_page_allows_only_its_own_origin(client):
+    csp = client.get("/api/docs/")["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "img-src 'self' data:" in csp
+    assert "http" not in csp  # no third-party host allowed
+
+
 def test_redoc_bundle_is_a_pinned_local_static_file():
     path = finders.find("drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js")
     assert path is not None

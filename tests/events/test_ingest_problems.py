@@ -30,6 +30,12 @@ def post(client, body, *, key=None, origin="https://acme.com", **headers):
     return client.post(URL, data=data, content_type=headers.pop("content_type", "application/json"), **headers)
 
 
+@pytest.fixture(autouse=True)
+def _write_at_once(settings):
+    """Every problem written to the cache at once (elsewhere the suite keeps the 1 s default: cheap floods)."""
+    settings.INGEST_PROBLEMS_FLUSH_SECONDS = 0
+
+
 @pytest.fixture
 def shop(merchant):
     merchant.allowed_origins = ["https://acme.com"]

@@ -97,7 +97,7 @@ class FaultStack:
                 "type": types[i % 4],
                 "anonymous_id": f"{prefix}-anon-{i % 3}",
                 "timestamp": now,
-                "identifiers": {"email": f"{prefix}-{i % 3}@acme-outdoors.co"},  # example.com is junk (issue 12)
+                "identifiers": {"email": f"{prefix}-{i % 3}@shopper-e2e.io"},
                 "properties": {"ProductName": "Mug", "Price": 10 + i, "Quantity": 1, "Currency": "EUR"},
             }
             for i in range(n)

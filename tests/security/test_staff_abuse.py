@@ -72,7 +72,7 @@ def _cookie_messages(response) -> list[str]:
 def test_staff_the_shown_once_secret_is_not_in_the_messages_cookie(admin_client, merchant):
     changelist = reverse("admin:events_merchant_changelist")
     response = admin_client.post(
-        changelist, {"action": "rotate_returns_webhook_secret", "_selected_action": [merchant.pk]}
+        changelist, {"action": "rotate_returns_webhook_secret", "_selected_action": [merchant.pk], "confirmed": "yes"}
     )
     merchant.refresh_from_db()
     assert not any(merchant.returns_webhook_secret in m for m in _cookie_messages(response))
