@@ -51,7 +51,7 @@ def _event(prefix: str, i: int) -> dict:
         "type": "AddToCart",
         "anonymous_id": f"anon-{i % 4}",
         "timestamp": datetime.now(UTC).isoformat(),
-        "identifiers": {"email": f"db{i % 4}@example.com"},
+        "identifiers": {"email": f"db{i % 4}@acme-outdoors.co"},  # example.com is junk (issue 12)
         "properties": {"ProductName": "Mug", "Price": 12, "Quantity": 1},
     }
 
