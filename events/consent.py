@@ -123,8 +123,8 @@ LABELS = {
 
 
 def describe(consent: Any) -> str:
-    """ "analytics yes · marketing no · ..." for the console; "not said" when nothing was."""
+    """ "analytics yes · marketing no · ..." for the console; "not sent" when nothing was."""
     if not isinstance(consent, dict) or not consent:
-        return "not said"
+        return "not sent by the pixel"
     words = {True: "yes", False: "no"}
     return " · ".join(f"{LABELS[k]} {words[consent[k]]}" for k in PURPOSES if isinstance(consent.get(k), bool))

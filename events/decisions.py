@@ -14,10 +14,11 @@ RULES = {
     "native": "The event carries the email or phone itself.",
     "customer_id": "A customer id the shop sent links it to the profile holding that id.",
     "device": "Its device id belongs to one person only, who identified on it.",
-    "shared_device_session": "A shared, laptop or desktop device, in the same session as an explicit "
-    "identification (gaps within IDENTITY_SESSION_GAP_MINUTES).",
-    "click_handoff": "An ad click id first seen in an in-app browser on the same network and OS family, within "
-    "IDENTITY_HANDOFF_WINDOW_MINUTES (the in-app browser to phone browser handoff).",
+    "shared_device_session": "A laptop, desktop or shared device: attributed because the event came in the same "
+    "browsing session as the person's own identification on it (no gap longer than the session gap, 30 minutes "
+    "by default).",
+    "click_handoff": "An ad link opened in an in-app browser and then, minutes later, in the phone's own browser "
+    "on the same network and OS family (the in-app browser to phone browser handoff).",
     "kx": "A Klaviyo email click (_kx) names the recipient.",
     "click_same_browser": "A click id seen before in this same browser.",
     "reidentified": "Anonymous before; its profile was then identified (same device and session, or a safe link).",

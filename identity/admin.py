@@ -70,7 +70,7 @@ class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         latest = (
             Event.objects.filter(profile=obj, context__has_key="consent").order_by("-timestamp").only("context").first()
         )
-        return describe_consent(latest.context.get("consent")) if latest else "not said"
+        return describe_consent(latest.context.get("consent")) if latest else "not sent by the pixel"
 
     @admin.display(description="Traits")
     def traits_pretty(self, obj: Profile):

@@ -37,7 +37,7 @@ def test_event_page_says_shared_device_session_rule(admin_client, merchant):
     resolved(merchant, anonymous_id="laptop", identifiers={"email": "bob@acme.io"}, timestamp=now - timedelta(hours=1))
     browse = resolved(merchant, anonymous_id="laptop", timestamp=now - timedelta(minutes=50))
     page = admin_client.get(reverse("admin:events_event_change", args=[browse.pk])).content.decode()
-    assert "A shared, laptop or desktop device, in the same session as an explicit identification" in page
+    assert "A laptop, desktop or shared device: attributed because the event came in the same browsing session" in page
     assert "Identifier: anonymous_id." in page
 
 
