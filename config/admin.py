@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Q
@@ -154,3 +159,40 @@ class LogTableAdminMixin(ReadOnlyAdminMixin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class WebhookLogAdminMixin(LogTableAdminMixin):
+    """A signed-webhook log (Loop, Shopify): state chip, pretty body and a reprocess action.
+
+    Subclasses set ``state_colours``, ``reprocess_perm`` ("app.change_model") and
+    ``reprocess_webhook`` (the service that re-queues one row, as a staticmethod).
+    """
+
+    state_colours: dict[str, str] = {}
+    reprocess_perm = ""
+    reprocess_webhook: Callable[[Any], None]
+    actions = ["reprocess"]
+
+    def has_reprocess_permission(self, request) -> bool:
+        return request.user.has_perm(self.reprocess_perm)
+
+    @admin.display(description="State", ordering="state")
+    def state_chip(self, obj):
+        return chip(obj.get_state_display(), status=self.state_colours.get(obj.state, obj.state))
+
+    @admin.display(description="Body")
+    def body_pretty(self, obj):
+        try:
+            text = json.dumps(json.loads(obj.body), indent=2, sort_keys=True)
+        except ValueError:
+            text = obj.body
+        return format_html('<pre style="white-space:pre-wrap;max-width:900px">{}</pre>', text)
+
+    @admin.action(description="Reprocess selected webhooks (failed or stale ones too)", permissions=["reprocess"])
+    def reprocess(self, request, queryset) -> None:
+        count = 0
+        for webhook in queryset:
+            self.reprocess_webhook(webhook)
+            self.log_change(request, webhook, "Queued for reprocessing.")
+            count += 1
+        self.message_user(request, f"{count} webhooks queued for reprocessing.", messages.SUCCESS)

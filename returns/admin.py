@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
+from django.contrib import admin
 
-from django.contrib import admin, messages
-from django.utils.html import format_html
-
-from config.admin import EstimatedCountPaginator, LogTableAdminMixin, ReadOnlyAdminMixin, chip
+from config.admin import EstimatedCountPaginator, ReadOnlyAdminMixin, WebhookLogAdminMixin
 from returns import services
 from returns.models import LoopReturn, LoopWebhook
 
@@ -15,7 +12,7 @@ STATE_COLOURS = {"processed": "succeeded", "waiting": "held", "failed": "dead", 
 
 
 @admin.register(LoopWebhook)
-class LoopWebhookAdmin(LogTableAdminMixin, admin.ModelAdmin):
+class LoopWebhookAdmin(WebhookLogAdminMixin, admin.ModelAdmin):
     list_display = ["received_at", "merchant", "trigger", "return_id", "state_chip", "signature_valid", "error"]
     list_filter = ["state", "trigger", "merchant", "signature_valid"]
     list_select_related = ["merchant"]
@@ -23,7 +20,9 @@ class LoopWebhookAdmin(LogTableAdminMixin, admin.ModelAdmin):
     ordering = ["-id"]
     paginator = EstimatedCountPaginator
     show_full_result_count = False
-    actions = ["reprocess"]
+    state_colours = STATE_COLOURS
+    reprocess_perm = "returns.change_loopwebhook"
+    reprocess_webhook = staticmethod(services.reprocess_loop_webhook)
     fields = [
         "merchant",
         "topic",
@@ -38,30 +37,6 @@ class LoopWebhookAdmin(LogTableAdminMixin, admin.ModelAdmin):
         "body_pretty",
     ]
     readonly_fields = fields
-
-    def has_reprocess_permission(self, request) -> bool:
-        return request.user.has_perm("returns.change_loopwebhook")
-
-    @admin.display(description="State", ordering="state")
-    def state_chip(self, obj: LoopWebhook):
-        return chip(obj.get_state_display(), status=STATE_COLOURS.get(obj.state, obj.state))
-
-    @admin.display(description="Body")
-    def body_pretty(self, obj: LoopWebhook):
-        try:
-            text = json.dumps(json.loads(obj.body), indent=2, sort_keys=True)
-        except ValueError:
-            text = obj.body
-        return format_html('<pre style="white-space:pre-wrap;max-width:900px">{}</pre>', text)
-
-    @admin.action(description="Reprocess selected webhooks", permissions=["reprocess"])
-    def reprocess(self, request, queryset) -> None:
-        count = 0
-        for webhook in queryset:
-            services.reprocess_loop_webhook(webhook)
-            self.log_change(request, webhook, "Queued for reprocessing.")
-            count += 1
-        self.message_user(request, f"{count} webhooks queued for reprocessing.", messages.SUCCESS)
 
 
 @admin.register(LoopReturn)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from django import forms
-from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.contrib import admin
 
-from config.admin import EstimatedCountPaginator, LogTableAdminMixin, ReadOnlyAdminMixin, chip
+from config.admin import EstimatedCountPaginator, ReadOnlyAdminMixin, WebhookLogAdminMixin
 from shopify import selectors, services
 from shopify.models import ShopifyOrder, ShopifyStore, ShopifyWebhook
 
@@ -50,7 +47,7 @@ class ShopifyStoreAdmin(admin.ModelAdmin):
 
 
 @admin.register(ShopifyWebhook)
-class ShopifyWebhookAdmin(LogTableAdminMixin, admin.ModelAdmin):
+class ShopifyWebhookAdmin(WebhookLogAdminMixin, admin.ModelAdmin):
     list_display = ["received_at", "merchant", "topic", "resource_id", "state_chip", "triggered_at", "error"]
     list_filter = ["state", "topic", "merchant"]
     list_select_related = ["merchant"]
@@ -58,7 +55,9 @@ class ShopifyWebhookAdmin(LogTableAdminMixin, admin.ModelAdmin):
     ordering = ["-id"]
     paginator = EstimatedCountPaginator
     show_full_result_count = False
-    actions = ["reprocess"]
+    state_colours = STATE_COLOURS
+    reprocess_perm = "shopify.change_shopifywebhook"
+    reprocess_webhook = staticmethod(services.reprocess_shopify_webhook)
     fields = [
         "merchant",
         "topic",
@@ -75,30 +74,6 @@ class ShopifyWebhookAdmin(LogTableAdminMixin, admin.ModelAdmin):
         "body_pretty",
     ]
     readonly_fields = fields
-
-    def has_reprocess_permission(self, request) -> bool:
-        return request.user.has_perm("shopify.change_shopifywebhook")
-
-    @admin.display(description="State", ordering="state")
-    def state_chip(self, obj: ShopifyWebhook):
-        return chip(obj.get_state_display(), status=STATE_COLOURS.get(obj.state, obj.state))
-
-    @admin.display(description="Body")
-    def body_pretty(self, obj: ShopifyWebhook):
-        try:
-            text = json.dumps(json.loads(obj.body), indent=2, sort_keys=True)
-        except ValueError:
-            text = obj.body
-        return format_html('<pre style="white-space:pre-wrap;max-width:900px">{}</pre>', text)
-
-    @admin.action(description="Reprocess selected webhooks (failed or stale ones too)", permissions=["reprocess"])
-    def reprocess(self, request, queryset) -> None:
-        count = 0
-        for webhook in queryset:
-            services.reprocess_shopify_webhook(webhook)
-            self.log_change(request, webhook, "Queued for reprocessing.")
-            count += 1
-        self.message_user(request, f"{count} webhooks queued for reprocessing.", messages.SUCCESS)
 
 
 @admin.register(ShopifyOrder)
