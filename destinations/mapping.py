@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -63,6 +65,10 @@ def metric_name(event_type: str, *, overrides: Mapping[str, str] | None = None, 
 def to_number(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
+    if type(value) is float:  # the common case, a JSON number: what the Decimal round trip gives
+        return value if math.isfinite(value) else None
+    if type(value) is int and -(2**53) <= value <= 2**53:
+        return float(value)
     try:
         number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
@@ -154,8 +160,15 @@ def e164(value: str, *, region: str) -> str | None:
     text = (value or "").strip()
     if not text:
         return None
+    return _e164(text, (region or "US") if not text.startswith("+") else "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _e164(text: str, region: str) -> str | None:
+    """Parsing is pure and costly (phonenumbers' metadata and regexes); a batch repeats a
+    shopper's number once per event, so each distinct (number, region) is parsed once."""
     try:
-        number = phonenumbers.parse(text, None if text.startswith("+") else (region or "US"))
+        number = phonenumbers.parse(text, region or None)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_valid_number(number):

@@ -92,8 +92,9 @@ def profile_attributes(person: Person, *, with_traits: bool, anonymous: bool = T
     return attrs
 
 
-def event_properties(event: OutboundEvent) -> dict[str, Any]:
-    seeded = mapping.seeded_properties(event.type, event.properties)
+def event_properties(event: OutboundEvent, *, seeded: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The event's properties as Klaviyo gets them (``seeded``: the seeded properties, when the caller has them)."""
+    seeded = mapping.seeded_properties(event.type, event.properties) if seeded is None else seeded
     props = {k: v for k, v in seeded.items() if k != "$value"}
     items = mapping.line_items(event.properties)
     if items:
@@ -137,13 +138,13 @@ def event_attributes(
 def main_event_attributes(event: OutboundEvent, config: ClientConfig) -> dict[str, Any]:
     """A Placed Order's unique_id is the order id (``mapping.ORDER_ID_PROPERTY``): Klaviyo keeps
     one per profile and metric, so every report of one order is one Placed Order."""
-    properties = event_properties(event)
+    seeded = mapping.seeded_properties(event.type, event.properties)
     return event_attributes(
         name=mapping.metric_name(event.type, overrides=config.name_overrides, suffix=config.metric_suffix),
-        properties=properties,
+        properties=event_properties(event, seeded=seeded),
         time=klaviyo_time(event.timestamp),
         unique_id=mapping.order_id(event.type, event.properties) or event.event_id,
-        value=mapping.event_value(event.type, mapping.seeded_properties(event.type, event.properties)),
+        value=mapping.event_value(event.type, seeded),
         currency=event.properties.get("Currency"),
         backfill=event.backfill,
     )
@@ -237,9 +238,10 @@ def subscription_job_body(person: Person, *, list_id: str = "") -> dict[str, Any
 def bulk_job_body(events: Sequence[OutboundEvent], config: ClientConfig) -> dict[str, Any]:
     """EventsBulkCreateJob: one entry per person, each with that person's events."""
     groups: dict[str, tuple[Person, list[dict[str, Any]]]] = {}
+    digests: dict[tuple, str] = {}
     for event in events:
         person = event.person
-        key = "|".join((person.digest(), person.anonymous_id, person.kx, person.external_id, person.remote_id))
+        key = "|".join((_digest(person, digests), person.anonymous_id, person.kx, person.external_id, person.remote_id))
         _, entries = groups.setdefault(key, (event.person, []))
         for attrs in (main_event_attributes(event, config), *ordered_product_attributes(event, config)):
             entries.append({"type": "event", "attributes": attrs})
@@ -254,6 +256,17 @@ def bulk_job_body(events: Sequence[OutboundEvent], config: ClientConfig) -> dict
         for person, entries in groups.values()
     ]
     return {"data": {"type": "event-bulk-create-job", "attributes": {"events-bulk-create": {"data": data}}}}
+
+
+def _digest(person: Person, memo: dict[tuple, str]) -> str:
+    """``person.digest()``, computed once per distinct person of a bulk job (a hash of JSON each time)."""
+    if person.properties:
+        return person.digest()
+    fields = (person.email, person.phone, person.first_name, person.last_name, person.city, person.region)
+    fields += (person.country, person.zip, person.subscribe_email, person.subscribe_sms)
+    if fields not in memo:
+        memo[fields] = person.digest()
+    return memo[fields]
 
 
 def profile_lookup_key(person: Person) -> str:

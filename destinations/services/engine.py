@@ -89,11 +89,25 @@ def claim_deliveries(
             status=DeliveryStatus.SENDING, leased_until=lease, lease_token=token
         )
     rows = Delivery.objects.filter(lease_token=token, status=DeliveryStatus.SENDING)
-    return list(
-        rows.select_related("event__profile", "event__merchant", "destination__merchant")
-        .defer("event__raw")
-        .order_by("id")
-    )
+    claimed = list(rows.select_related("event__profile").defer("event__raw").order_by("id"))
+    _share_destinations(claimed)
+    return claimed
+
+
+def _share_destinations(deliveries: list[Delivery]) -> None:
+    """One Destination (and Merchant) object per batch, not a copy per row.
+
+    A batch is mostly one destination: joining it (and its merchant, twice) onto every row
+    built and decrypted the same API key and webhook secret a thousand times per batch.
+    One query loads each distinct destination with its merchant; the events share it.
+    """
+    ids = {d.destination_id for d in deliveries}
+    destinations = Destination.objects.select_related("merchant").in_bulk(ids) if ids else {}
+    merchants = {d.merchant_id: d.merchant for d in destinations.values()}
+    for delivery in deliveries:
+        delivery.destination = destinations[delivery.destination_id]
+        if delivery.event.merchant_id in merchants:
+            delivery.event.merchant = merchants[delivery.event.merchant_id]
 
 
 def deliver_pending(

@@ -22,13 +22,17 @@ _NAMESPACE = uuid.UUID("6f1b2e4c-8a57-4c1e-9a55-2f3d7c0b9e11")
 
 def _text(value: Any) -> str:
     """A trimmed string; one holding markup is dropped (whatever stored it, it is never forwarded)."""
-    text = "" if value is None else str(value).strip()
+    if value is None or value == "":  # most fields of most events: skip the str/strip/regex
+        return ""
+    text = str(value).strip()
     return "" if MARKUP.search(text) else text
 
 
 def _forwarded_custom(event: Event, traits: dict[str, Any]) -> dict[str, Any]:
     """Custom traits the merchant enabled (Merchant.forwarded_traits); the rest stay with us."""
     enabled = getattr(event.merchant, "forwarded_traits", None) or []
+    if not enabled:
+        return {}
     return strip_unsafe_urls({k: traits[k] for k in enabled if k in traits and k not in STANDARD_TRAITS})
 
 
@@ -78,15 +82,15 @@ def outbound_event(event: Event, *, backfill: bool = False, region: str = "") ->
     """The event as the payload builders see it; a phone that is no valid number is dropped
     (and noted) here, so an invalid phone never costs the event (Klaviyo 400s the request)."""
     person, notes = person_of(event), []
-    if person.phone:
-        phone = mapping.e164(person.phone, region=region or phone_region(None))
-        if phone is None:
+    phone = person.phone
+    if phone:
+        phone = mapping.e164(person.phone, region=region or phone_region(None)) or ""
+        if not phone:
             notes.append(f"dropped invalid phone {person.phone[:32]!r}")
-        person = dataclasses.replace(person, phone=phone or "")
     context = dict(event.context or {})
     consent = context.get("consent") if isinstance(context.get("consent"), dict) else {}
     person = dataclasses.replace(
-        person, subscribe_email=subscribes_email(consent), subscribe_sms=subscribes_sms(consent)
+        person, phone=phone, subscribe_email=subscribes_email(consent), subscribe_sms=subscribes_sms(consent)
     )
     return OutboundEvent(
         event_id=event.event_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -9,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
@@ -59,6 +61,25 @@ def error_kind_for(status_code: int | None, content_type: str = "") -> str:
     return ErrorKind.REJECTED
 
 
+def encoded_body(request: HttpRequest) -> tuple[dict[str, str], bytes | None]:
+    """The request's headers and its JSON body as bytes, encoded with orjson.
+
+    A bulk job is up to 5 MB of JSON; the standard library's encoder (what ``requests``
+    uses for ``json=``) was a measurable share of a bulk batch's CPU. What orjson cannot
+    encode (integers beyond 64 bits, non-string keys) goes through the standard encoder,
+    as ``requests`` would send it. Content-Type defaults to application/json, as with ``json=``.
+    """
+    if request.json is None:
+        return request.headers, None
+    try:
+        data = orjson.dumps(request.json)
+    except orjson.JSONEncodeError:
+        data = json.dumps(request.json, allow_nan=False).encode()
+    if any(k.lower() == "content-type" for k in request.headers):
+        return request.headers, data
+    return {**request.headers, "Content-Type": "application/json"}, data
+
+
 class Recorder:
     """A Transport: sends (or in dry-run only records) and keeps one log entry per request."""
 
@@ -93,12 +114,13 @@ class Recorder:
 
     def _send(self, request: HttpRequest) -> HttpResult:
         started = time.monotonic()
+        headers, data = encoded_body(request)
         try:
             response = self.session.request(
                 request.method,
                 request.url,
-                headers=request.headers,
-                json=request.json,
+                headers=headers,
+                data=data,
                 params=request.params,
                 timeout=settings.DELIVERY_HTTP_TIMEOUT_SECONDS,
                 allow_redirects=False,  # never re-send an API key to wherever a 3xx points
