@@ -93,7 +93,7 @@ class Profile:
         return {"type": "profile", "id": self.id, "attributes": attrs}
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     profile_id: str
     metric: str
@@ -104,7 +104,7 @@ class Event:
     backfill: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class Trigger:
     """A metric recorded live (not backfilled) for a profile: what flows listen to."""
 
@@ -305,7 +305,8 @@ class KlaviyoDouble(Double):
         if len(properties) > 400:  # "must not exceed 400 properties" (spec)
             raise Invalid(400, "invalid", "Too many event properties (max 400).", f"{pointer}/properties")
         for key, prop in properties.items():  # "each string cannot be larger than 100 KB" (spec)
-            if isinstance(prop, str) and len(prop.encode()) > 100_000:
+            # (UTF-8 takes at most 4 bytes a character: shorter strings need no encoding to tell)
+            if isinstance(prop, str) and len(prop) > 25_000 and len(prop.encode()) > 100_000:
                 raise Invalid(400, "invalid", "String is larger than 100 KB.", f"{pointer}/properties/{key}")
 
     def _record(self, attrs: dict[str, Any], profile_attrs: dict[str, Any], *, backfill: bool) -> None:
@@ -359,12 +360,15 @@ class KlaviyoDouble(Double):
     def _update(self, profile: Profile, attrs: dict[str, Any]) -> None:
         for kind in IDENTIFIERS:
             value = attrs.get(kind)
-            if value and self.index[kind].get(value, profile.id) == profile.id:
+            if not value:
+                continue
+            index = self.index[kind]
+            if index.get(value, profile.id) == profile.id:
                 old = getattr(profile, kind)
                 if old and old != value:
-                    self.index[kind].pop(old, None)
+                    index.pop(old, None)
                 setattr(profile, kind, value)
-                self.index[kind][value] = profile.id
+                index[value] = profile.id
         profile.attributes.update({k: attrs[k] for k in TRAITS if attrs.get(k)})
         profile.location.update(attrs.get("location") or {})
         profile.properties.update(attrs.get("properties") or {})
