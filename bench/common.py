@@ -106,6 +106,21 @@ def process_tree(pid: int) -> list[int]:
     return out
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid``, its descendants and their reaped children.
+
+    Wall-clock rates on a shared 2-core machine move with whatever else runs; the CPU a
+    process tree spent per unit of work does much less, so benchmarks report both."""
+    ticks = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime (stat fields 14-17)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class RssSampler:
     """Samples the RSS of every process under the given roots; keeps each one's peak (MB)."""
 

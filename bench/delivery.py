@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RssSampler, pg_url, production_env, recreate_database, write_result
+from bench.common import RssSampler, pg_url, production_env, recreate_database, tree_cpu_seconds, write_result
 from tests.e2e.stack import Stack, wait_until
 from tests.fakes.platforms import FakePlatforms
 
@@ -125,6 +125,7 @@ def run_case(stack: Stack, fake: FakePlatforms, *, mode: str, workers: int, even
     options = {"loops": "{}", "update_only": '{"profile_sync": "update_only"}'}.get(mode, '{"profile_sync": "off"}')
     seed = SEED.format(n=events, tasks=workers * (1 if bulk else 3), kind=kind, options=options)
     with RssSampler({"worker": worker.pid}) as rss:
+        worker_cpu, fake_cpu, began = tree_cpu_seconds(worker.pid), time.process_time(), time.monotonic()
         t0 = stack.shell(seed, timeout=900)["t0"]
 
         def done() -> dict | None:
@@ -132,6 +133,11 @@ def run_case(stack: Stack, fake: FakePlatforms, *, mode: str, workers: int, even
             return progress if progress["statuses"].get("succeeded") == events else None
 
         progress = wait_until(done, timeout=timeout, interval=1.0, message=f"{mode} x{workers} to finish")
+        worker_cpu, fake_cpu = tree_cpu_seconds(worker.pid) - worker_cpu, time.process_time() - fake_cpu
+        window, idle_began, idle_cpu = time.monotonic() - began, time.monotonic(), tree_cpu_seconds(worker.pid)
+        time.sleep(2)  # what the idle cluster burns (polling the broker) is taken off its CPU
+        idle_rate = (tree_cpu_seconds(worker.pid) - idle_cpu) / (time.monotonic() - idle_began)
+        worker_cpu -= idle_rate * window
     peak = stack.shell(PEAK)["peak"]
     elapsed = progress["last"] - t0
     _stop(stack, worker)
@@ -145,6 +151,13 @@ def run_case(stack: Stack, fake: FakePlatforms, *, mode: str, workers: int, even
         "peak_one_second": peak,
         "http_requests": len(fake.state.requests) - before,
         "worker_rss_mb_peak": rss.max_by_label().get("worker", 0.0),
+        # CPU per delivery, much steadier than the rate when other work shares the cores: the
+        # workers' (our code, Django, psycopg; not PostgreSQL's; the idle cluster's polling
+        # taken off) and this process's (the fake platforms, plus the sampling and polling),
+        # which must stay small beside the workers'.
+        "worker_cpu_ms_per_delivery": round(worker_cpu * 1000 / events, 3),
+        "worker_idle_cpu_percent": round(idle_rate * 100, 1),
+        "fake_cpu_ms_per_delivery": round(fake_cpu * 1000 / events, 3),
     }
 
 
