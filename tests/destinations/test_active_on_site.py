@@ -197,7 +197,7 @@ def test_active_on_site_one_metric_per_visit_fires_the_site_abandonment_flow(dou
     assert Delivery.objects.filter(destination=aos).count() == 2
     assert deliver_pending(destination_id=aos.pk) == {"succeeded": 2}
     recorded = double.recorded("Active on Site - Recapture")
-    assert [e.properties["$url"] for e in recorded] == [
+    assert sorted(e.properties["$url"] for e in recorded) == [
         "https://shop.myshopify.com/page-0",
         "https://shop.myshopify.com/page-50",
     ]
@@ -239,7 +239,7 @@ def test_active_on_site_off_is_todays_behaviour(double, merchant, klaviyo):
 
 def test_active_on_site_other_events_are_untouched(double, merchant, aos):
     profile = ProfileFactory(merchant=merchant, email=EMAIL)
-    viewed = make_event(merchant, event_id="vc-1", type="ViewContent", profile=profile, properties={"ProductName": "Mug"})
+    viewed = make_event(merchant, event_id="vc-1", type="ViewContent", profile=profile, properties={"ProductName": "M"})
     page_views(merchant, [0], profile=profile)
     schedule_deliveries(events=[viewed])
     assert deliver_pending(destination_id=aos.pk) == {"succeeded": 2}
