@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "destinations",
     "returns",
     "shopify",
+    "pipeline",  # the top layer: wires the apps above (README, "Layers")
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -278,6 +280,9 @@ KLAVIYO_API_URL = env.str("KLAVIYO_API_URL", default="https://a.klaviyo.com").rs
 KLAVIYO_API_REVISION = env.str("KLAVIYO_API_REVISION", default="2026-07-15")
 # Klaviyo's answer to "who clicked this _kx" (Get Profiles, scope profiles:read) is cached this long.
 KLAVIYO_KX_CACHE_SECONDS = env.int("KLAVIYO_KX_CACHE_SECONDS", default=86400)
+# Klaviyo "Active on Site" (Destination.active_on_site): a page view starts a new visit, and is
+# sent, only after this many minutes without a page view of the same browser or person.
+KLAVIYO_ACTIVE_ON_SITE_GAP_MINUTES = env.int("KLAVIYO_ACTIVE_ON_SITE_GAP_MINUTES", default=30)
 LOOPS_API_URL = env.str("LOOPS_API_URL", default="https://app.loops.so").rstrip("/")
 LOOP_RETURNS_API_URL = env.str("LOOP_RETURNS_API_URL", default="https://api.loopreturns.com").rstrip("/")
 # Days a processed Loop webhook body (it holds PII) is kept before the daily prune.
@@ -318,7 +323,7 @@ DELIVERY_LOG_RETENTION_DAYS = env.int("DELIVERY_LOG_RETENTION_DAYS", default=14)
 # run_sweeper looks for due deliveries this often (sooner when the next one is due sooner).
 SWEEPER_TICK_SECONDS = env.float("SWEEPER_TICK_SECONDS", default=1.0)
 
-# --- Data retention (config.retention, `manage.py prune_data`, daily schedule) -----------
+# --- Data retention (pipeline.retention, `manage.py prune_data`, daily schedule) ---------
 # Events older than this are deleted with their deliveries (never while a delivery is in flight); 0 keeps them.
 RETENTION_EVENTS_DAYS = env.int("RETENTION_EVENTS_DAYS", default=365)
 RETENTION_DELIVERY_ATTEMPTS_DAYS = env.int("RETENTION_DELIVERY_ATTEMPTS_DAYS", default=DELIVERY_LOG_RETENTION_DAYS)
