@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -245,7 +246,7 @@ def processing_started() -> None:
 
 
 def process_events(event_ids: Sequence[int], *, coalesce: int = 0) -> None:
-    """Identity resolution, then delivery scheduling, for freshly stored events.
+    """Process freshly stored events (the registered processor: identity, then deliveries).
 
     The rows stay locked (SKIP LOCKED on PostgreSQL) for the whole step, so two workers
     never process the same event. With ``coalesce`` > 0 (the task passes
@@ -270,21 +271,34 @@ def process_events(event_ids: Sequence[int], *, coalesce: int = 0) -> None:
         queue_processing([])
 
 
+# What processing a stored event means (resolve its identity, then schedule its deliveries)
+# belongs to the layer above every app: ``pipeline`` registers it here in its AppConfig.ready.
+# events owns the queue around it (claim, lock, coalesce, one by one, re-queue) and never
+# imports the apps that do the work.
+EventProcessor = Callable[[list[Event]], None]
+_PROCESSORS: list[EventProcessor] = []
+
+
+def register_event_processor(processor: EventProcessor) -> None:
+    """Set the step run on each locked batch of unprocessed events, inside its transaction."""
+    _PROCESSORS[:] = [processor]
+
+
+def _event_processor() -> EventProcessor:
+    if not _PROCESSORS:
+        raise ImproperlyConfigured("No event processor registered: is the pipeline app in INSTALLED_APPS?")
+    return _PROCESSORS[0]
+
+
 def _process_batch(event_ids: Sequence[int], *, coalesce: int, claimed: list[int] | None = None) -> bool:
     """Process one locked batch (its ids added to ``claimed``); True when coalescing left events behind."""
-    from destinations.services import schedule_deliveries
-    from identity.services import resolve_events
-
     with transaction.atomic():
         events, full = _claim_unprocessed(event_ids, coalesce=coalesce)
         if not events:
             return False
         if claimed is not None:
             claimed.extend(e.id for e in events)
-        outcome = resolve_events(events=events)
-        schedule_deliveries(events=outcome.events)
-        if outcome.reidentified:
-            schedule_deliveries(events=outcome.reidentified, reidentified=True)
+        _event_processor()(events)
         Event.objects.filter(id__in=[e.id for e in events]).update(processed_at=timezone.now())
     return full
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from config.errors import ApplicationError
@@ -149,6 +150,18 @@ def prune_loop_webhooks(*, days: int | None = None) -> int:
     digest_days = settings.LOOP_WEBHOOK_DIGEST_RETENTION_DAYS
     LoopWebhookDigest.objects.filter(received_at__lt=now - timedelta(days=digest_days)).delete()
     return deleted
+
+
+def erase_loop_payloads(merchant_id: int, *, emails: set[str]) -> dict[str, int]:
+    """Erasure: the Loop webhook bodies and stored returns that carry one of these emails."""
+    if not emails:
+        return {"loop_webhooks": 0, "loop_returns": 0}
+    mentions = Q()
+    for email in emails:
+        mentions |= Q(body__icontains=email)
+    webhooks, _ = LoopWebhook.objects.filter(mentions, merchant_id=merchant_id).delete()
+    returns, _ = LoopReturn.objects.filter(merchant_id=merchant_id, email__in=emails).delete()
+    return {"loop_webhooks": webhooks, "loop_returns": returns}
 
 
 def _reject_constant(name: str) -> None:
