@@ -229,12 +229,17 @@ PROCESS_PENDING_KEY = "events:process-pending"
 PROCESS_PENDING_SECONDS = 10
 
 
-def queue_processing(event_ids: Sequence[int]) -> None:
-    """Queue processing of freshly stored events, unless a processing task is queued and not started.
+def queue_processing(event_ids: Sequence[int], *, fresh: bool = True) -> None:
+    """Queue ``process_events`` on commit (every caller queues it through here).
 
-    That task takes these events along when it starts (``process_events`` with coalesce): at
-    peak one task per batch of arrivals instead of one per request.
+    Fresh events (just stored) queue nothing while a processing task is queued and not
+    started: that task takes them along when it starts (``process_events`` with coalesce), so
+    at peak one task per batch of arrivals instead of one per request. Older events
+    (``fresh=False``, the re-queue sweep) are past what coalescing takes: their own task.
     """
+    if not fresh:
+        enqueue_on_commit(PROCESS_TASK, list(event_ids))
+        return
     enqueue_once_on_commit(
         PROCESS_TASK, list(event_ids), pending_key=PROCESS_PENDING_KEY, pending_seconds=PROCESS_PENDING_SECONDS
     )
@@ -345,7 +350,7 @@ def requeue_unprocessed_events(*, older_than: timedelta | None = None, chunk: in
         .values_list("id", flat=True)[:UNPROCESSED_SWEEP_LIMIT]
     )
     for start in range(0, len(ids), chunk):
-        enqueue_on_commit("events.tasks.process_events", ids[start : start + chunk])
+        queue_processing(ids[start : start + chunk], fresh=False)
     if ids:
         logger.warning("re-queued unprocessed events", extra={"count": len(ids)})
     return len(ids)

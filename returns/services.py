@@ -34,6 +34,11 @@ SWEEP_LIMIT = 500
 MAX_RETURN_ID = 64
 
 
+def queue_loop_webhook(webhook_id: int) -> None:
+    """Process the stored Loop webhook in a task, on commit (every caller queues it through here)."""
+    enqueue_on_commit(PROCESS_TASK, webhook_id)
+
+
 @dataclass(slots=True)
 class WebhookReceipt:
     webhook: LoopWebhook | None  # None: a duplicate whose row retention already deleted
@@ -69,7 +74,7 @@ def receive_loop_webhook(*, token: str, body: bytes, signature: str | None) -> W
                 body_sha256=digest,
                 signature_valid=True,
             )
-            enqueue_on_commit(PROCESS_TASK, webhook.id)
+            queue_loop_webhook(webhook.id)
     except IntegrityError:
         existing = LoopWebhook.objects.get(merchant=merchant, body_sha256=digest)
         return WebhookReceipt(webhook=existing, duplicate=True)
@@ -111,7 +116,7 @@ def set_loop_webhook_secret(merchant: Merchant, *, secret: str) -> Merchant:
 def reprocess_loop_webhook(webhook: LoopWebhook) -> None:
     """Queue a stored webhook again (e.g. a failed one, from the admin)."""
     LoopWebhook.objects.filter(id=webhook.id).update(state=WebhookState.RECEIVED, error="")
-    enqueue_on_commit(PROCESS_TASK, webhook.id)
+    queue_loop_webhook(webhook.id)
 
 
 def sweep_loop_webhooks() -> int:
@@ -123,7 +128,7 @@ def sweep_loop_webhooks() -> int:
         .values_list("id", flat=True)[:SWEEP_LIMIT]
     )
     for webhook_id in ids:
-        enqueue_on_commit(PROCESS_TASK, webhook_id)
+        queue_loop_webhook(webhook_id)
     return len(ids)
 
 
