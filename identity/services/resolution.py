@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from django.conf import settings
 from django.db.models import Case, Q, Value, When
@@ -26,6 +27,12 @@ logger = logging.getLogger(__name__)
 
 # last_seen only drives the click-id window (days), so it is rewritten at most hourly.
 LAST_SEEN_RESOLUTION = timedelta(hours=1)
+
+
+class Allowance(Protocol):
+    def take(self) -> bool:
+        """One more new anonymous profile, if the ceiling allows it."""
+        ...
 
 
 class StaleGraphError(Exception):
@@ -59,7 +66,7 @@ class BatchResolver:
     merges: list[tuple[int, int, Key]] = field(default_factory=list)
     refusals: list[tuple[int, int | None, Event, str, str]] = field(default_factory=list)
     next_temp: int = -1
-    new_budget: int | None = None  # new anonymous profiles this batch may still create (None: no ceiling)
+    new_budget: Allowance | None = None  # the hourly ceiling on new anonymous profiles (None: none)
     created_anonymous: int = 0
     over_budget: int = 0
 
@@ -156,9 +163,8 @@ class BatchResolver:
         """A new profile within the merchant's hourly ceiling (one with an email or phone always is)."""
         if self.new_budget is None or policy.is_native(keys):
             return True
-        if self.new_budget <= 0:
+        if not self.new_budget.take():
             return False
-        self.new_budget -= 1
         self.created_anonymous += 1
         return True
 
