@@ -9,7 +9,7 @@ then bulk writes. Decisions are made in memory by ``identity.policy``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -81,8 +81,10 @@ class BatchResolver:
         query = Q()
         for kind, values in by_type.items():
             query |= Q(type=kind, value__in=values)
-        found = list(Identifier.objects.select_for_update().filter(merchant=self.merchant).filter(query).order_by("id"))
-        profile_ids = sorted({row.profile_id for row in found})
+        # Lock the matching identifiers (in id order, so two workers never deadlock), but load
+        # only their owners: every identifier of those profiles is read below, once.
+        found = Identifier.objects.select_for_update().filter(merchant=self.merchant).filter(query).order_by("id")
+        profile_ids = sorted(set(found.values_list("profile_id", flat=True)))
         if not profile_ids:
             return
         locked = list(Profile.objects.select_for_update().filter(id__in=profile_ids).order_by("id"))
@@ -156,7 +158,8 @@ class BatchResolver:
             self.refusals.append((target, pid, event, key.type, reason))
 
     def _mark_shared(self, key: Key) -> None:
-        self.owners[key] = replace(self.owners[key], shared=True)
+        o = self.owners[key]
+        self.owners[key] = Owner(o.profile, o.last_seen, True, o.first_seen, o.hint)
         self.rows[key].shared = True
 
     def _may_create(self, keys: list[Key]) -> bool:
@@ -214,13 +217,13 @@ class BatchResolver:
         if owner is None:
             self.owners[key] = Owner(target, event.timestamp, False, event.timestamp, self.rows[key].hint)
         else:
-            self.owners[key] = replace(owner, profile=target)
+            self.owners[key] = Owner(target, owner.last_seen, owner.shared, owner.first_seen, owner.hint)
         self.views[target].identifiers.setdefault(key.type, set()).add(key.value)
 
     def _touch(self, key: Key, at: datetime) -> None:
         owner = self.owners[key]
         if at > owner.last_seen:
-            self.owners[key] = replace(owner, last_seen=at)
+            self.owners[key] = Owner(owner.profile, at, owner.shared, owner.first_seen, owner.hint)
 
     def _apply_traits(self, target: int, event: Event, keys: list[Key]) -> None:
         profile = self.profiles[target]
