@@ -72,6 +72,7 @@ class DestinationForm(forms.ModelForm):
             "metric_suffix",
             "list_id",
             "name_overrides",
+            "active_on_site",
         ]
 
     def __init__(self, *args, **kwargs) -> None:

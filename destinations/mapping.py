@@ -40,6 +40,11 @@ DEFAULT_NAMES: dict[str, str] = {
     ORDERED_PRODUCT: "Ordered Product",
 }
 
+# Klaviyo's name for a visit by a known browser ("Active on Site ... When someone visits your
+# website", Klaviyo's integration guides). A page view gets it on a Klaviyo destination with
+# ``active_on_site`` (one per visit: destinations.activity); the name override and suffix apply.
+ACTIVE_ON_SITE = "Active on Site"
+
 # Where the monetary value of a standard event comes from, when "$value" is absent.
 VALUE_SOURCES: dict[str, tuple[str, ...]] = {
     EventType.PURCHASE: ("Revenue",),
@@ -51,9 +56,15 @@ VALUE_SOURCES: dict[str, tuple[str, ...]] = {
 VALUED_TYPES = frozenset(VALUE_SOURCES)
 
 
-def metric_name(event_type: str, *, overrides: Mapping[str, str] | None = None, suffix: str = "") -> str:
-    """Default mapping (custom and return events keep their name), then overrides, then suffix."""
+def metric_name(
+    event_type: str, *, overrides: Mapping[str, str] | None = None, suffix: str = "", active_on_site: bool = False
+) -> str:
+    """Default mapping (custom and return events keep their name), then overrides, then suffix.
+
+    With ``active_on_site`` a page view is "Active on Site"; without it, it keeps its type name."""
     name = DEFAULT_NAMES.get(event_type, event_type)
+    if active_on_site and event_type == EventType.PAGE_VIEW:
+        name = ACTIVE_ON_SITE
     override = (overrides or {}).get(event_type)
     if isinstance(override, str) and override.strip():
         name = override.strip()

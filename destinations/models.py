@@ -73,6 +73,12 @@ class Destination(models.Model):
         help_text="Klaviyo list / Loops mailing list for identified profiles.",
     )
     name_overrides = models.JSONField(default=dict, blank=True, help_text="Event type -> metric name.")
+    active_on_site = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text='Klaviyo only: send page views as "Active on Site" (one per visit, not per page) for '
+        "site-abandonment flows.",
+    )
     # Health
     status = models.CharField(max_length=16, choices=DestinationStatus.choices, default=DestinationStatus.ACTIVE)
     last_error = models.TextField(blank=True, default="")
@@ -86,6 +92,11 @@ class Destination(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=DestinationKind.values), name="destination_kind_valid"),
             models.CheckConstraint(condition=Q(profile_sync__in=ProfileSync.values), name="destination_sync_valid"),
+            models.CheckConstraint(
+                condition=Q(active_on_site=False) | Q(kind=DestinationKind.KLAVIYO),
+                name="destination_active_on_site_klaviyo",
+                violation_error_message="Active on Site is a Klaviyo metric: only a Klaviyo destination sends it.",
+            ),
         ]
 
     def __str__(self) -> str:

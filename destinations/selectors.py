@@ -1,4 +1,4 @@
-"""Reads for the backup-flow table (merchant dashboard and CSV export)."""
+"""Reads for the backup-flow table (merchant dashboard and CSV export), and page-view history."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
+from destinations.activity import PageView
 from destinations.clients.klaviyo_flows import SPECS, FlowKind
 from destinations.models import BackupFlow, Delivery, DeliveryStatus
-from events.models import Identification, Merchant
+from events.models import Event, EventType, Identification, Merchant
 
 LIFT_DAYS = 30
 
@@ -75,3 +76,15 @@ def delivered_by_identification(destination_ids: set[int], *, since: datetime) -
     for row in rows:
         out.setdefault((row["destination_id"], row["event__type"]), {})[row["event__identification"]] = row["n"]
     return out
+
+
+def list_page_views(
+    merchant_id: int, *, anonymous_ids: set[str], profile_ids: set[int], since: datetime, until: datetime
+) -> list[PageView]:
+    """The merchant's page views of these browsers or people between ``since`` and ``until``
+    (what decides which page view starts a visit: destinations.activity)."""
+    who = Q(anonymous_id__in=anonymous_ids - {""}) | Q(profile_id__in=profile_ids)
+    rows = Event.objects.filter(
+        who, merchant_id=merchant_id, type=EventType.PAGE_VIEW, timestamp__gte=since, timestamp__lte=until
+    ).values_list("id", "anonymous_id", "profile_id", "timestamp")
+    return [PageView(*row) for row in rows]

@@ -278,6 +278,9 @@ KLAVIYO_API_URL = env.str("KLAVIYO_API_URL", default="https://a.klaviyo.com").rs
 KLAVIYO_API_REVISION = env.str("KLAVIYO_API_REVISION", default="2026-07-15")
 # Klaviyo's answer to "who clicked this _kx" (Get Profiles, scope profiles:read) is cached this long.
 KLAVIYO_KX_CACHE_SECONDS = env.int("KLAVIYO_KX_CACHE_SECONDS", default=86400)
+# Klaviyo "Active on Site" (Destination.active_on_site): a page view starts a new visit, and is
+# sent, only after this many minutes without a page view of the same browser or person.
+KLAVIYO_ACTIVE_ON_SITE_GAP_MINUTES = env.int("KLAVIYO_ACTIVE_ON_SITE_GAP_MINUTES", default=30)
 LOOPS_API_URL = env.str("LOOPS_API_URL", default="https://app.loops.so").rstrip("/")
 LOOP_RETURNS_API_URL = env.str("LOOP_RETURNS_API_URL", default="https://api.loopreturns.com").rstrip("/")
 # Days a processed Loop webhook body (it holds PII) is kept before the daily prune.

@@ -95,6 +95,7 @@ class ClientConfig:
     name_overrides: dict[str, str] = field(default_factory=dict)
     revision: str = ""
     phone_region: str = "US"
+    active_on_site: bool = False  # Klaviyo: page views are "Active on Site"
 
 
 @dataclass(slots=True)

@@ -139,7 +139,12 @@ def main_event_attributes(event: OutboundEvent, config: ClientConfig) -> dict[st
     one per profile and metric, so every report of one order is one Placed Order."""
     properties = event_properties(event)
     return event_attributes(
-        name=mapping.metric_name(event.type, overrides=config.name_overrides, suffix=config.metric_suffix),
+        name=mapping.metric_name(
+            event.type,
+            overrides=config.name_overrides,
+            suffix=config.metric_suffix,
+            active_on_site=config.active_on_site,
+        ),
         properties=properties,
         time=klaviyo_time(event.timestamp),
         unique_id=mapping.order_id(event.type, event.properties) or event.event_id,

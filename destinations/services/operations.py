@@ -23,7 +23,14 @@ from destinations.clients.base import (
     platform_message,
     probe_key,
 )
-from destinations.models import Delivery, DeliveryAttempt, DeliveryStatus, Destination, DestinationStatus
+from destinations.models import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Destination,
+    DestinationKind,
+    DestinationStatus,
+)
 from destinations.services.outbound import client_for
 from destinations.services.transport import Recorder
 from events.models import Merchant
@@ -56,6 +63,11 @@ def create_destination(merchant: Merchant, *, kind: str, api_key: str, name: str
         raise DestinationConfigError(f"Unknown destination kind {kind!r}.", fields={"kind": sorted(REGISTRY)})
     if not api_key.strip():
         raise DestinationConfigError("An API key is required.", fields={"api_key": ["required"]})
+    if options.get("active_on_site") and kind != DestinationKind.KLAVIYO:
+        raise DestinationConfigError(
+            "Active on Site is a Klaviyo metric: only a Klaviyo destination sends it.",
+            fields={"active_on_site": ["klaviyo only"]},
+        )
     destination = Destination(
         merchant=merchant,
         kind=kind,

@@ -113,6 +113,7 @@ def client_for(destination: Destination) -> DestinationClient:
             list_id=destination.list_id,
             name_overrides=dict(destination.name_overrides or {}),
             revision=settings.KLAVIYO_API_REVISION,
+            active_on_site=destination.active_on_site,
         )
     )
 

@@ -11,11 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.queue import enqueue_on_commit, enqueue_once_on_commit, task_started
-from destinations import mapping
+from destinations import mapping, selectors
+from destinations.activity import PageView, visit_starts
 from destinations.models import Delivery, DeliveryStatus, Destination, DestinationKind
 from destinations.services.exchange import queue_click_lookups
 from destinations.services.outbound import client_for, idempotency_key, outbound_event, phone_region
-from events.models import Event, EventSource
+from events.models import Event, EventSource, EventType
 
 
 def forwards_event(
@@ -26,12 +27,16 @@ def forwards_event(
     event_types: Iterable[str],
     forward_returns: bool,
     forward_reidentified: bool,
+    active_on_site: bool = False,
 ) -> bool:
-    """A destination's settings decide (pure): returns by flag, others by type; re-identified opt-out."""
+    """A destination's settings decide (pure): returns by flag, page views as Klaviyo's "Active on
+    Site" by flag, others by type; re-identified opt-out."""
     if reidentified and not forward_reidentified:
         return False
     if source == EventSource.RETURNS:
         return forward_returns
+    if active_on_site and event_type == EventType.PAGE_VIEW:
+        return True
     return event_type in set(event_types or ())
 
 
@@ -43,7 +48,33 @@ def _forwards(destination: Destination, event: Event, reidentified: bool) -> boo
         event_types=destination.event_types,
         forward_returns=destination.forward_returns,
         forward_reidentified=destination.forward_reidentified,
+        active_on_site=destination.active_on_site,
     )
+
+
+def _skipped_page_views(events: Sequence[Event], destinations: Sequence[Destination]) -> set[int]:
+    """Page views a destination with ``active_on_site`` does not send: those that continue a
+    visit (destinations.activity). One query per merchant with such a destination and page views."""
+    merchants = {d.merchant_id for d in destinations if d.active_on_site}
+    skipped: set[int] = set()
+    gap = timedelta(minutes=settings.KLAVIYO_ACTIVE_ON_SITE_GAP_MINUTES)
+    for merchant_id in merchants:
+        views = [
+            PageView(e.pk, e.anonymous_id, e.profile_id, e.timestamp)
+            for e in events
+            if e.merchant_id == merchant_id and e.type == EventType.PAGE_VIEW
+        ]
+        if not views:
+            continue
+        history = selectors.list_page_views(
+            merchant_id,
+            anonymous_ids={v.anonymous_id for v in views},
+            profile_ids={v.profile_id for v in views if v.profile_id is not None},
+            since=min(v.timestamp for v in views) - gap,
+            until=max(v.timestamp for v in views),
+        )
+        skipped |= {v.id for v in views} - visit_starts(views, history, gap=gap)
+    return skipped
 
 
 def _new_delivery(
@@ -72,11 +103,14 @@ def plan_deliveries(
     }
     clients = {d.pk: client_for(d) for d in destinations}
     regions = {d.merchant_id: phone_region(d.merchant) for d in destinations}
+    skipped = _skipped_page_views(events, destinations)
     create, release = [], []
     for event in events:
         outbound = outbound_event(event, region=regions.get(event.merchant_id, ""))
         for destination in destinations:
             if destination.merchant_id != event.merchant_id or not _forwards(destination, event, reidentified):
+                continue
+            if destination.active_on_site and event.pk in skipped:
                 continue
             deliverable = clients[destination.pk].can_deliver(outbound)
             found = existing.get((event.pk, destination.pk))

@@ -24,6 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--suffix", default="", help='Metric-name suffix, e.g. " - Recapture".')
         parser.add_argument("--profile-sync", default="create_update", choices=["create_update", "update_only", "off"])
         parser.add_argument("--dry-run", action="store_true", help="Record requests without sending them.")
+        parser.add_argument(
+            "--active-on-site", action="store_true", help='Klaviyo: page views as "Active on Site" (one per visit).'
+        )
         parser.add_argument("--backfill-days", type=int, default=0, help="Also send the last N days of events.")
 
     def handle(self, *args, **opts):
@@ -41,6 +44,7 @@ class Command(BaseCommand):
                 metric_suffix=opts["suffix"],
                 profile_sync=opts["profile_sync"],
                 dry_run=opts["dry_run"],
+                active_on_site=opts["active_on_site"],
             )
         except ApplicationError as exc:
             raise CommandError(exc.message)
@@ -55,6 +59,7 @@ class Command(BaseCommand):
             "metric_suffix": destination.metric_suffix,
             "profile_sync": destination.profile_sync,
             "dry_run": destination.dry_run,
+            "active_on_site": destination.active_on_site,
             "event_types": destination.event_types,
             "backfill_scheduled": scheduled,
         }
