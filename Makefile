@@ -42,9 +42,11 @@ worker: venv
 sweeper: venv
 	$(PY) manage.py run_sweeper
 
+## Ruff, and the layer order (pyproject's import-linter contract: every import points down).
 lint: venv-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 format: venv-dev
 	$(VENV)/bin/ruff check --fix .

@@ -1,3 +1,6 @@
+"""Root URLs: the top of the layer order (README, "Layers"). Apps are named here by string
+(include), as in INSTALLED_APPS; config imports no app."""
+
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
@@ -6,7 +9,6 @@ from drf_spectacular.views import SpectacularAPIView
 
 from config import health
 from config.api_docs import RedocView
-from events.demo import demo_store
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),  # the console is the product UI
@@ -22,7 +24,6 @@ urlpatterns = [
     path("", include("events.urls")),
     path("api/v1/returns/", include("returns.api.urls")),
     path("api/v1/shopify/", include("shopify.api.urls")),
-    path("demo/store/", demo_store, name="demo-store"),
     path("admin/", admin.site.urls),
 ]
 

@@ -6,13 +6,9 @@ class DestinationsConfig(AppConfig):
     verbose_name = "Destinations and delivery"
 
     def ready(self) -> None:
-        from destinations import dashboard  # noqa: F401  (registers the merchant dashboard section)
-
-        """Fill the lower layers' hooks: identity's erasure reaches the platforms; the sweeper
-        also sends due platform erasure requests."""
+        """The sweeper also sends due platform erasure requests (identity's erasure hook that
+        schedules them is filled by the pipeline app, which wires the apps together)."""
         from destinations.services import erasure, sweep
-        from identity.services import register_erasure_hook
 
-        register_erasure_hook(erasure.schedule_platform_erasures)
         if erasure.sweep_platform_erasures not in sweep.SWEEP_HOOKS:
             sweep.SWEEP_HOOKS.append(erasure.sweep_platform_erasures)

@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from events.cors import is_origin_allowed
 from events.models import Merchant, MerchantAlert
 
 MAX_WRITE_KEY_LENGTH = 64
@@ -74,16 +75,12 @@ def forget_cached_merchants(**_: object) -> None:
 
 def is_origin_allowed_for_any_merchant(origin: str) -> bool:
     """Preflights carry no key: answer them for an origin that some active merchant allows."""
-    from events.api.cors import is_origin_allowed
-
     lists = Merchant.objects.filter(is_active=True).values_list("allowed_origins", flat=True)
     return any(is_origin_allowed(origin, allowed or []) for allowed in lists)
 
 
 def list_merchant_ids_for_origin(origin: str) -> list[int]:
     """Active merchants whose allowed origins include ``origin`` (ingest problems of keyless refusals)."""
-    from events.api.cors import is_origin_allowed
-
     rows = Merchant.objects.filter(is_active=True).values_list("id", "allowed_origins")
     return [pk for pk, allowed in rows if is_origin_allowed(origin, allowed or [])]
 

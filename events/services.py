@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -228,12 +229,17 @@ PROCESS_PENDING_KEY = "events:process-pending"
 PROCESS_PENDING_SECONDS = 10
 
 
-def queue_processing(event_ids: Sequence[int]) -> None:
-    """Queue processing of freshly stored events, unless a processing task is queued and not started.
+def queue_processing(event_ids: Sequence[int], *, fresh: bool = True) -> None:
+    """Queue ``process_events`` on commit (every caller queues it through here).
 
-    That task takes these events along when it starts (``process_events`` with coalesce): at
-    peak one task per batch of arrivals instead of one per request.
+    Fresh events (just stored) queue nothing while a processing task is queued and not
+    started: that task takes them along when it starts (``process_events`` with coalesce), so
+    at peak one task per batch of arrivals instead of one per request. Older events
+    (``fresh=False``, the re-queue sweep) are past what coalescing takes: their own task.
     """
+    if not fresh:
+        enqueue_on_commit(PROCESS_TASK, list(event_ids))
+        return
     enqueue_once_on_commit(
         PROCESS_TASK, list(event_ids), pending_key=PROCESS_PENDING_KEY, pending_seconds=PROCESS_PENDING_SECONDS
     )
@@ -245,7 +251,7 @@ def processing_started() -> None:
 
 
 def process_events(event_ids: Sequence[int], *, coalesce: int = 0) -> None:
-    """Identity resolution, then delivery scheduling, for freshly stored events.
+    """Process freshly stored events (the registered processor: identity, then deliveries).
 
     The rows stay locked (SKIP LOCKED on PostgreSQL) for the whole step, so two workers
     never process the same event. With ``coalesce`` > 0 (the task passes
@@ -270,21 +276,34 @@ def process_events(event_ids: Sequence[int], *, coalesce: int = 0) -> None:
         queue_processing([])
 
 
+# What processing a stored event means (resolve its identity, then schedule its deliveries)
+# belongs to the layer above every app: ``pipeline`` registers it here in its AppConfig.ready.
+# events owns the queue around it (claim, lock, coalesce, one by one, re-queue) and never
+# imports the apps that do the work.
+EventProcessor = Callable[[list[Event]], None]
+_PROCESSORS: list[EventProcessor] = []
+
+
+def register_event_processor(processor: EventProcessor) -> None:
+    """Set the step run on each locked batch of unprocessed events, inside its transaction."""
+    _PROCESSORS[:] = [processor]
+
+
+def _event_processor() -> EventProcessor:
+    if not _PROCESSORS:
+        raise ImproperlyConfigured("No event processor registered: is the pipeline app in INSTALLED_APPS?")
+    return _PROCESSORS[0]
+
+
 def _process_batch(event_ids: Sequence[int], *, coalesce: int, claimed: list[int] | None = None) -> bool:
     """Process one locked batch (its ids added to ``claimed``); True when coalescing left events behind."""
-    from destinations.services import schedule_deliveries
-    from identity.services import resolve_events
-
     with transaction.atomic():
         events, full = _claim_unprocessed(event_ids, coalesce=coalesce)
         if not events:
             return False
         if claimed is not None:
             claimed.extend(e.id for e in events)
-        outcome = resolve_events(events=events)
-        schedule_deliveries(events=outcome.events)
-        if outcome.reidentified:
-            schedule_deliveries(events=outcome.reidentified, reidentified=True)
+        _event_processor()(events)
         Event.objects.filter(id__in=[e.id for e in events]).update(processed_at=timezone.now())
     return full
 
@@ -337,7 +356,7 @@ def requeue_unprocessed_events(*, older_than: timedelta | None = None, chunk: in
         .values_list("id", flat=True)[:UNPROCESSED_SWEEP_LIMIT]
     )
     for start in range(0, len(ids), chunk):
-        enqueue_on_commit("events.tasks.process_events", ids[start : start + chunk])
+        queue_processing(ids[start : start + chunk], fresh=False)
     if ids:
         logger.warning("re-queued unprocessed events", extra={"count": len(ids)})
     return len(ids)

@@ -1,4 +1,4 @@
-"""Admin for profiles: identifiers, traits, timeline, merge history, erasure and re-send."""
+"""Admin for profiles: identifiers, traits, timeline, merge history and erasure (the console adds re-send)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     inlines = [IdentifierInline]
-    actions = ["forget", "resend_recent"]
+    actions = ["forget"]
     fields = [
         "merchant",
         "email",
@@ -61,9 +61,6 @@ class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_forget_permission(self, request) -> bool:
         return request.user.has_perm("identity.delete_profile")
-
-    def has_resend_permission(self, request) -> bool:
-        return request.user.has_perm("identity.change_profile")
 
     @admin.display(description="Consent (latest event that said)")
     def consent_summary(self, obj: Profile) -> str:
@@ -156,13 +153,6 @@ class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             _scrub_history(record.profile_id)
             count += 1
         self.message_user(request, f"{count} profiles erased; erasure records kept.", messages.SUCCESS)
-
-    @admin.action(description="Re-send recent events to destinations", permissions=["resend"])
-    def resend_recent(self, request, queryset) -> None:
-        for profile in queryset:
-            count = services.resend_recent_events(profile)
-            self.log_change(request, profile, f"Re-sent {count} recent events.")
-            self.message_user(request, f"{profile}: {count} events queued again.", messages.SUCCESS)
 
 
 def _scrub_history(profile_id: int) -> None:

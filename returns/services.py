@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from config.errors import ApplicationError
@@ -31,6 +32,11 @@ BACKFILL_BATCH = 200
 STALE_AFTER = timedelta(minutes=5)  # a received webhook not processed by then lost its task
 SWEEP_LIMIT = 500
 MAX_RETURN_ID = 64
+
+
+def queue_loop_webhook(webhook_id: int) -> None:
+    """Process the stored Loop webhook in a task, on commit (every caller queues it through here)."""
+    enqueue_on_commit(PROCESS_TASK, webhook_id)
 
 
 @dataclass(slots=True)
@@ -68,7 +74,7 @@ def receive_loop_webhook(*, token: str, body: bytes, signature: str | None) -> W
                 body_sha256=digest,
                 signature_valid=True,
             )
-            enqueue_on_commit(PROCESS_TASK, webhook.id)
+            queue_loop_webhook(webhook.id)
     except IntegrityError:
         existing = LoopWebhook.objects.get(merchant=merchant, body_sha256=digest)
         return WebhookReceipt(webhook=existing, duplicate=True)
@@ -110,7 +116,7 @@ def set_loop_webhook_secret(merchant: Merchant, *, secret: str) -> Merchant:
 def reprocess_loop_webhook(webhook: LoopWebhook) -> None:
     """Queue a stored webhook again (e.g. a failed one, from the admin)."""
     LoopWebhook.objects.filter(id=webhook.id).update(state=WebhookState.RECEIVED, error="")
-    enqueue_on_commit(PROCESS_TASK, webhook.id)
+    queue_loop_webhook(webhook.id)
 
 
 def sweep_loop_webhooks() -> int:
@@ -122,7 +128,7 @@ def sweep_loop_webhooks() -> int:
         .values_list("id", flat=True)[:SWEEP_LIMIT]
     )
     for webhook_id in ids:
-        enqueue_on_commit(PROCESS_TASK, webhook_id)
+        queue_loop_webhook(webhook_id)
     return len(ids)
 
 
@@ -149,6 +155,18 @@ def prune_loop_webhooks(*, days: int | None = None) -> int:
     digest_days = settings.LOOP_WEBHOOK_DIGEST_RETENTION_DAYS
     LoopWebhookDigest.objects.filter(received_at__lt=now - timedelta(days=digest_days)).delete()
     return deleted
+
+
+def erase_loop_payloads(merchant_id: int, *, emails: set[str]) -> dict[str, int]:
+    """Erasure: the Loop webhook bodies and stored returns that carry one of these emails."""
+    if not emails:
+        return {"loop_webhooks": 0, "loop_returns": 0}
+    mentions = Q()
+    for email in emails:
+        mentions |= Q(body__icontains=email)
+    webhooks, _ = LoopWebhook.objects.filter(mentions, merchant_id=merchant_id).delete()
+    returns, _ = LoopReturn.objects.filter(merchant_id=merchant_id, email__in=emails).delete()
+    return {"loop_webhooks": webhooks, "loop_returns": returns}
 
 
 def _reject_constant(name: str) -> None:

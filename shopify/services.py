@@ -30,6 +30,11 @@ LOST_AFTER = timedelta(minutes=5)
 SWEEP_LIMIT = 500
 
 
+def queue_shopify_webhook(webhook_id: int) -> None:
+    """Process the stored Shopify webhook in a task, on commit (every caller queues it through here)."""
+    enqueue_on_commit(PROCESS_TASK, webhook_id)
+
+
 @dataclass(slots=True)
 class WebhookReceipt:
     webhook: ShopifyWebhook | None
@@ -105,7 +110,7 @@ def _store(merchant: Merchant, delivery: webhooks.DeliveryHeaders, *, body: byte
                 error=f"Triggered more than {max_age} ago: stored, not forwarded." if stale else "",
             )
             if not stale:
-                enqueue_on_commit(PROCESS_TASK, webhook.id)
+                queue_shopify_webhook(webhook.id)
     except IntegrityError:  # the same delivery raced in on another connection
         existing = _find_duplicate(merchant, delivery)
         if existing is None:
@@ -260,7 +265,7 @@ def release_waiting_webhooks(merchant: Merchant, *, order_id: str) -> int:
 def reprocess_shopify_webhook(webhook: ShopifyWebhook) -> None:
     """Queue a stored delivery again (a failed or stale one, from the admin)."""
     ShopifyWebhook.objects.filter(id=webhook.id).update(state=WebhookState.RECEIVED, error="")
-    enqueue_on_commit(PROCESS_TASK, webhook.id)
+    queue_shopify_webhook(webhook.id)
 
 
 def sweep_shopify_webhooks() -> int:
@@ -272,7 +277,7 @@ def sweep_shopify_webhooks() -> int:
         .values_list("id", flat=True)[:SWEEP_LIMIT]
     )
     for webhook_id in ids:
-        enqueue_on_commit(PROCESS_TASK, webhook_id)
+        queue_shopify_webhook(webhook_id)
     return len(ids)
 
 

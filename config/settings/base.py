@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "destinations",
     "returns",
     "shopify",
+    "pipeline",  # the top layer: wires the apps above (README, "Layers")
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -321,7 +323,7 @@ DELIVERY_LOG_RETENTION_DAYS = env.int("DELIVERY_LOG_RETENTION_DAYS", default=14)
 # run_sweeper looks for due deliveries this often (sooner when the next one is due sooner).
 SWEEPER_TICK_SECONDS = env.float("SWEEPER_TICK_SECONDS", default=1.0)
 
-# --- Data retention (config.retention, `manage.py prune_data`, daily schedule) -----------
+# --- Data retention (pipeline.retention, `manage.py prune_data`, daily schedule) ---------
 # Events older than this are deleted with their deliveries (never while a delivery is in flight); 0 keeps them.
 RETENTION_EVENTS_DAYS = env.int("RETENTION_EVENTS_DAYS", default=365)
 RETENTION_DELIVERY_ATTEMPTS_DAYS = env.int("RETENTION_DELIVERY_ATTEMPTS_DAYS", default=DELIVERY_LOG_RETENTION_DAYS)

@@ -21,11 +21,8 @@ from destinations.services.operations import (
     set_api_key,
     test_destination,
 )
-from destinations.services.scheduling import (
-    backfill_destination,
-    delivery_started,
-    schedule_deliveries,
-)
+from destinations.services.queueing import delivery_started
+from destinations.services.scheduling import backfill_destination, schedule_deliveries
 from destinations.services.sweep import run_sweeper, sweep_deliveries, sweep_due_now
 
 __all__ = [

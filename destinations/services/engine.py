@@ -8,9 +8,7 @@ import time
 import uuid
 from collections import Counter, defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -18,40 +16,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 from destinations import ratelimit
-from destinations.clients.base import DestinationClient, OutboundEvent, StepOutcome
+from destinations.clients.base import DestinationClient, StepOutcome
 from destinations.models import Delivery, DeliveryStatus, Destination
-from destinations.retry import RetryPolicy, Verdict, parse_retry_after
+from destinations.retry import Verdict, parse_retry_after
 from destinations.services.existence import check_existing
 from destinations.services.outbound import client_for, outbound_event, phone_region
+from destinations.services.plan import Plan, retry_policy
+from destinations.services.queueing import queue_delivery
 from destinations.services.recording import record_outcomes
-from destinations.services.scheduling import queue_delivery
 from destinations.services.transport import Recorder, get_executor
 
 logger = logging.getLogger(__name__)
-
-
-def retry_policy() -> RetryPolicy:
-    return RetryPolicy(
-        base_seconds=settings.DELIVERY_RETRY_BASE_SECONDS,
-        factor=settings.DELIVERY_RETRY_FACTOR,
-        cap_seconds=settings.DELIVERY_RETRY_CAP_SECONDS,
-        max_attempts=settings.DELIVERY_MAX_ATTEMPTS,
-        jitter=settings.DELIVERY_RETRY_JITTER,
-    )
-
-
-@dataclass(slots=True)
-class Plan:
-    delivery: Delivery
-    event: OutboundEvent
-    sync_profile: bool
-    cost: int = 1
-    held: bool = False
-    outcome: StepOutcome | None = None
-    sync: StepOutcome | None = None
-    records: list[dict[str, Any]] = field(default_factory=list)
-    found_remote_id: str = ""  # the platform's id, learnt from an existence look-up
-    hold_reason: str = ""
 
 
 def _due(now: datetime) -> Q:

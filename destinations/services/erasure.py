@@ -19,18 +19,16 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from config.queue import enqueue_once_on_commit, task_started
 from destinations.clients.base import StepOutcome, outcome_of, platform_message
 from destinations.models import Destination, PlatformErasure, PlatformErasureStatus, SyncedProfile
 from destinations.retry import RetryPolicy, Verdict, next_delay, parse_retry_after
-from destinations.services.engine import retry_policy
 from destinations.services.outbound import client_for
+from destinations.services.plan import retry_policy
+from destinations.services.queueing import platform_erasures_started, queue_platform_erasures
 from destinations.services.transport import Recorder
 
 logger = logging.getLogger(__name__)
 
-ERASE_TASK = "destinations.tasks.erase_on_platforms"
-ERASE_PENDING_KEY = "destinations:erase-pending"
 CLAIM_LIMIT = 100
 # identity's identifier types -> what a destination client deletes by
 PLATFORM_TYPES = {
@@ -79,10 +77,6 @@ def schedule_platform_erasures(profile, *, record, identifiers: Sequence[tuple[s
     return len(rows)
 
 
-def queue_platform_erasures() -> None:
-    enqueue_once_on_commit(ERASE_TASK, pending_key=ERASE_PENDING_KEY, pending_seconds=10)
-
-
 def _due(now: datetime) -> Q:
     return Q(status=PlatformErasureStatus.PENDING, next_attempt_at__lte=now) | Q(
         status=PlatformErasureStatus.SENDING, leased_until__lt=now
@@ -116,7 +110,7 @@ def claim_platform_erasures(*, limit: int = CLAIM_LIMIT) -> list[PlatformErasure
 
 def send_platform_erasures() -> Counter:
     """Send every due deletion request and record how each ended."""
-    task_started(ERASE_PENDING_KEY)
+    platform_erasures_started()
     counts: Counter = Counter()
     for row in claim_platform_erasures():
         counts[_send(row)] += 1

@@ -22,14 +22,13 @@ from collections.abc import Callable, Sequence
 from django.conf import settings
 from django.core.cache import cache
 
-from config.queue import enqueue_on_commit
 from destinations import ratelimit
 from destinations.clients.base import HttpRequest, HttpResult
 from destinations.clients.klaviyo import KX_LOOKUP_LIMITS, kx_lookup_contact, kx_lookup_request
 from destinations.models import Destination, DestinationKind
 from destinations.services.outbound import client_for
+from destinations.services.scheduling import schedule_deliveries
 from destinations.services.transport import Recorder
-from events.models import Event
 from identity.models import Profile
 from identity.services import attach_contact
 
@@ -37,28 +36,12 @@ logger = logging.getLogger(__name__)
 
 MISS_SECONDS = 3600
 Send = Callable[[HttpRequest], HttpResult]
-TASK = "destinations.tasks.resolve_klaviyo_clicks"
-
-
-def queue_click_lookups(events: Sequence[Event]) -> None:
-    """Profiles of these events that hold a _kx and no email or phone: one lookup task, on commit."""
-    ids = sorted(
-        {
-            e.profile_id
-            for e in events
-            if e.profile_id and getattr(e.profile, "klaviyo_kx", "") and not (e.profile.email or e.profile.phone)
-        }
-    )
-    if ids:
-        enqueue_on_commit(TASK, ids)
 
 
 def resolve_klaviyo_clicks(
     *, profile_ids: Sequence[int], send: Callable[[HttpRequest], HttpResult] | None = None
 ) -> int:
     """Look each profile's _kx up in the merchant's Klaviyo; returns how many profiles learnt an email."""
-    from destinations.services.scheduling import schedule_deliveries
-
     profiles = list(
         Profile.objects.filter(id__in=list(profile_ids), email="", phone="")
         .exclude(klaviyo_kx="")

@@ -13,14 +13,11 @@ import dataclasses
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from destinations.clients.base import DestinationClient
 from destinations.models import Destination
+from destinations.services.plan import Plan
 from destinations.services.transport import Recorder
-
-if TYPE_CHECKING:
-    from destinations.services.engine import Plan
 
 EXISTENCE_CACHE_SECONDS = 300.0
 HOLD_REASON = "{kind} has no profile for this person yet; update only never creates one (held)"

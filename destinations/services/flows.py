@@ -16,7 +16,6 @@ from typing import Any
 from django.utils import timezone
 
 from config.errors import ApplicationError
-from config.queue import enqueue_on_commit
 from destinations import mapping
 from destinations.clients.base import FeatureCheck, HttpRequest, check_feature, outcome_of, probe_key
 from destinations.clients.klaviyo import KlaviyoClient, klaviyo_time
@@ -44,6 +43,7 @@ from destinations.clients.klaviyo_flows_api import FlowsApiError, KlaviyoFlowsAp
 from destinations.models import BackupFlow, Destination, DestinationKind
 from destinations.services.operations import scope_summary
 from destinations.services.outbound import client_for
+from destinations.services.queueing import queue_flow_report
 from destinations.services.transport import Recorder
 from events.models import EventType
 
@@ -344,5 +344,5 @@ def schedule_backup_flow_reports() -> int:
         .order_by("destination_id")
     )
     for destination_id in ids:
-        enqueue_on_commit("destinations.tasks.refresh_backup_flow_reports", destination_id)
+        queue_flow_report(destination_id)
     return len(ids)

@@ -12,7 +12,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import ApplicationError
-from config.queue import enqueue_on_commit
 from destinations.clients import REGISTRY
 from destinations.clients.base import (
     DestinationClient,
@@ -32,6 +31,7 @@ from destinations.models import (
     DestinationStatus,
 )
 from destinations.services.outbound import client_for
+from destinations.services.queueing import queue_deliveries, queue_delivery
 from destinations.services.transport import Recorder
 from events.models import Merchant
 
@@ -87,7 +87,7 @@ def set_api_key(destination: Destination, *, api_key: str) -> Destination:
     destination.api_key_last4 = _last4(destination.api_key)
     destination.status = DestinationStatus.ACTIVE
     destination.save(update_fields=["api_key", "api_key_last4", "status", "updated_at"])
-    enqueue_on_commit("destinations.tasks.deliver_destination", destination.pk)
+    queue_delivery(destination.pk)
     return destination
 
 
@@ -151,7 +151,7 @@ def test_destination(destination: Destination) -> TestResult:
     if ok:
         Destination.objects.filter(pk=destination.pk).update(status=DestinationStatus.ACTIVE, last_success_at=now)
         destination.status = DestinationStatus.ACTIVE
-        enqueue_on_commit("destinations.tasks.deliver_destination", destination.pk)
+        queue_delivery(destination.pk)
     else:
         Destination.objects.filter(pk=destination.pk).update(last_error=message[:2000], last_error_at=now)
     return TestResult(ok, result.status_code, message, tuple(checks))
@@ -165,7 +165,7 @@ def replay_delivery(delivery: Delivery) -> Delivery:
     delivery.leased_until = None
     delivery.lease_token = ""
     delivery.save(update_fields=["status", "next_attempt_at", "attempts", "leased_until", "lease_token", "updated_at"])
-    enqueue_on_commit("destinations.tasks.deliver_deliveries", [delivery.pk])
+    queue_deliveries([delivery.pk])
     return delivery
 
 
@@ -192,7 +192,7 @@ def replay_dead_deliveries(
             updated_at=timezone.now(),
         )
         if count:
-            enqueue_on_commit("destinations.tasks.deliver_destination", destination.pk)
+            queue_delivery(destination.pk)
     return count
 
 

@@ -6,7 +6,6 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -20,10 +19,8 @@ from destinations.models import (
     SyncedProfile,
 )
 from destinations.retry import RetryPolicy, Verdict, next_delay, parse_retry_after
+from destinations.services.plan import Plan
 from identity.models import Profile
-
-if TYPE_CHECKING:
-    from destinations.services.engine import Plan
 
 DELIVERY_FIELDS = ["status", "attempts", "next_attempt_at", "leased_until", "lease_token", "last_error", "dry_run"]
 DELIVERY_FIELDS += ["delivered_at", "updated_at", "note"]

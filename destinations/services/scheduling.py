@@ -10,12 +10,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.queue import enqueue_on_commit, enqueue_once_on_commit, task_started
 from destinations import mapping, selectors
 from destinations.activity import PageView, visit_starts
 from destinations.models import Delivery, DeliveryStatus, Destination, DestinationKind
-from destinations.services.exchange import queue_click_lookups
 from destinations.services.outbound import client_for, idempotency_key, outbound_event, phone_region
+from destinations.services.queueing import queue_click_lookups, queue_delivery, queue_event_deliveries
 from events.models import Event, EventSource, EventType
 
 
@@ -140,35 +139,13 @@ def _queue_delivery(create: list[Delivery], release: list[int], event_ids: list[
     """With DELIVERY_COALESCE, one queued task per destination drains whatever is due for it;
     a destination whose task is queued and not started yet needs no other."""
     if not settings.DELIVERY_COALESCE:
-        enqueue_on_commit("destinations.tasks.deliver_events", event_ids)
+        queue_event_deliveries(event_ids)
         return
     destination_ids = {d.destination_id for d in create if d.status == DeliveryStatus.PENDING}
     if release:
         destination_ids |= set(Delivery.objects.filter(id__in=release).values_list("destination_id", flat=True))
     for destination_id in sorted(destination_ids):
         queue_delivery(destination_id)
-
-
-def queue_delivery(destination_id: int) -> None:
-    """Queue a delivery task for the destination unless one is queued and not started yet."""
-    enqueue_once_on_commit(
-        "destinations.tasks.deliver_destination",
-        destination_id,
-        pending_key=delivery_pending_key(destination_id),
-        pending_seconds=DELIVERY_PENDING_SECONDS,
-    )
-
-
-DELIVERY_PENDING_SECONDS = 10
-
-
-def delivery_pending_key(destination_id: int) -> str:
-    return f"destinations:deliver-pending:{destination_id}"
-
-
-def delivery_started(destination_id: int) -> None:
-    """A destination's delivery task starts: deliveries scheduled from now on queue another."""
-    task_started(delivery_pending_key(destination_id))
 
 
 def schedule_deliveries(*, events: list[Event], reidentified: bool = False) -> None:
@@ -224,5 +201,5 @@ def _backfill_batch(events: list[Event], destination: Destination) -> int:
         Delivery.objects.filter(id__in=release).update(
             status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), backfill=True
         )
-        enqueue_on_commit("destinations.tasks.deliver_destination", destination.pk)
+        queue_delivery(destination.pk)
     return len(create)

@@ -20,10 +20,9 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.db.models import Count, Min, Q
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from destinations.models import Delivery, DeliveryStatus
-from destinations.services.scheduling import queue_delivery
+from destinations.services.queueing import queue_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -59,12 +58,14 @@ def seconds_until_next_due(now: datetime) -> float | None:
 
 
 def sweep_deliveries() -> dict[int, int]:
-    """Queue ``deliver_destination`` tasks for every destination with due rows (claims dedupe them)."""
+    """Queue ``deliver_destination`` tasks for every destination with due rows, on commit: one per
+    batch of due rows (at most MAX_TASKS_PER_DESTINATION, counting a task already queued and not
+    started) so a backlog drains on several workers; claims keep them from sending a row twice."""
     counts = due_destination_counts(timezone.now())
     for destination_id, count in counts.items():
-        tasks = min(MAX_TASKS_PER_DESTINATION, math.ceil(count / settings.DELIVERY_BATCH_SIZE))
-        for _ in range(tasks):
-            async_task("destinations.tasks.deliver_destination", destination_id)
+        queue_delivery(
+            destination_id, tasks=min(MAX_TASKS_PER_DESTINATION, math.ceil(count / settings.DELIVERY_BATCH_SIZE))
+        )
     return counts
 
 

@@ -19,9 +19,9 @@ from config.logging import log_request_fields
 from events import selectors, services
 from events.api import serializers as s
 from events.api.authentication import WriteKeyAuthentication
-from events.api.cors import cors_headers, is_origin_allowed
 from events.api.parsers import OrjsonParser, TextPlainJsonParser
 from events.api.problems import note_partial, note_refusal
+from events.cors import cors_headers, is_origin_allowed
 from events.exceptions import (
     ContentTypeUnsupportedError,
     EventsInvalidError,

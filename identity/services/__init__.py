@@ -1,6 +1,6 @@
-"""Identity services: resolution, erasure and re-sending, the writes of the identity app."""
+"""Identity services: resolution and erasure, the writes of the identity app."""
 
-from identity.services.erasure import forget_profile, register_erasure_hook, resend_recent_events
+from identity.services.erasure import forget_profile, register_erasure_hook
 from identity.services.resolve import ResolutionOutcome, attach_contact, resolve_events
 
 __all__ = [
@@ -8,6 +8,5 @@ __all__ = [
     "attach_contact",
     "forget_profile",
     "register_erasure_hook",
-    "resend_recent_events",
     "resolve_events",
 ]

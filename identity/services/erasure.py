@@ -1,4 +1,4 @@
-"""Right to erasure and manual re-sends (called by the admin actions)."""
+"""Right to erasure (called by the admin action and Shopify's compliance webhooks)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ logger = logging.getLogger(__name__)
 
 # Called inside forget_profile's transaction, after the ErasureRecord exists and before the
 # profile is deleted, with the profile, the record and the person's (type, value) identifiers.
-# Higher layers register here (destinations: delete the person on Klaviyo and Loops); identity
-# never imports them. A hook that raises rolls the erasure back: nothing is half-forgotten.
+# The pipeline app (the top layer) registers each higher app's part here: destinations delete
+# the person on Klaviyo and Loops, returns delete the Loop bodies that carry the email;
+# identity never imports them. A hook that raises rolls the erasure back: nothing is half-forgotten.
 ErasureHook = Callable[..., None]
 ERASURE_HOOKS: list[ErasureHook] = []
 
@@ -35,9 +36,9 @@ def erased_identifiers(profile: Profile, identifiers: list[tuple[str, str]]) -> 
 
 
 def forget_profile(profile: Profile, *, actor: str = "") -> ErasureRecord:
-    """Erase a profile: its identifiers, traits, events (raw payloads too), merge history and
-    the Loop webhook bodies / stored returns that carry its email. The ERASURE_HOOKS run
-    before the profile goes (destinations schedule the deletions on Klaviyo and Loops).
+    """Erase a profile: its identifiers, traits, events (raw payloads too) and merge history.
+    The ERASURE_HOOKS run before the profile goes (destinations schedule the deletions on
+    Klaviyo and Loops; returns delete the Loop webhook bodies / stored returns with its email).
 
     Deliveries cascade with their events. What remains is an ErasureRecord holding counts
     only, no personal data.
@@ -55,7 +56,6 @@ def forget_profile(profile: Profile, *, actor: str = "") -> ErasureRecord:
         ).delete()
         events_deleted = Event.objects.filter(profile=profile).count()
         Event.objects.filter(profile=profile).delete()
-        loop_rows = _erase_loop_payloads(profile.merchant_id, emails=_emails(profile, values))
         record = ErasureRecord.objects.create(
             merchant_id=profile.merchant_id,
             profile_id=profile.pk,
@@ -67,44 +67,8 @@ def forget_profile(profile: Profile, *, actor: str = "") -> ErasureRecord:
         for hook in ERASURE_HOOKS:
             hook(profile, record=record, identifiers=erased_identifiers(profile, pairs))
         profile.delete()
-    logger.info("profile erased", extra={"profile": record.profile_id, "events": events_deleted, **loop_rows})
+    logger.info("profile erased", extra={"profile": record.profile_id, "events": events_deleted})
     return record
-
-
-def _emails(profile: Profile, identifier_values: list[str]) -> set[str]:
-    emails = {v.strip().lower() for v in identifier_values if "@" in v}
-    if profile.email:
-        emails.add(profile.email.strip().lower())
-    return {e for e in emails if e}
-
-
-def _erase_loop_payloads(merchant_id: int, *, emails: set[str]) -> dict[str, int]:
-    """Loop webhook bodies and stored returns carry the customer's email: delete them too."""
-    from returns.models import LoopReturn, LoopWebhook
-
-    if not emails:
-        return {"loop_webhooks": 0, "loop_returns": 0}
-    mentions = Q()
-    for email in emails:
-        mentions |= Q(body__icontains=email)
-    webhooks, _ = LoopWebhook.objects.filter(mentions, merchant_id=merchant_id).delete()
-    returns, _ = LoopReturn.objects.filter(merchant_id=merchant_id, email__in=emails).delete()
-    return {"loop_webhooks": webhooks, "loop_returns": returns}
-
-
-def resend_recent_events(profile: Profile, *, hours: int | None = None) -> int:
-    """Schedule the profile's recent events for delivery again (as re-identified); return how many."""
-    from destinations.services import schedule_deliveries
-
-    lookback = hours if hours is not None else profile.merchant.reidentify_lookback_hours
-    events = list(
-        Event.objects.filter(profile=profile, timestamp__gte=timezone.now() - timedelta(hours=lookback))
-        .select_related("merchant")
-        .order_by("timestamp", "id")
-    )
-    if events:
-        schedule_deliveries(events=events, reidentified=True)
-    return len(events)
 
 
 def forget_client_hints(*, hours: int) -> int:

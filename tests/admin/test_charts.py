@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from events.charts import Segment, bar_chart, empty_chart, stacked_bar
+from console.charts import Segment, bar_chart, empty_chart, stacked_bar
 
 
 def _widths(svg: str) -> list[float]:
@@ -54,8 +54,8 @@ def test_fractional_values_are_formatted_with_two_decimals():
 
 
 def test_dashboard_charts_render_every_window_with_chip_colours():
-    from events.charts import dashboard_charts
-    from events.dashboard import WindowStats
+    from console.charts import dashboard_charts
+    from console.dashboard import WindowStats
 
     stats = {
         "24h": WindowStats(

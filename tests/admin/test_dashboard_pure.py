@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from events.dashboard import delivery_bucket, lift_percent, order_value, percentile, sum_by_currency
+from console.dashboard import delivery_bucket, lift_percent, order_value, percentile, sum_by_currency
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from console.dashboard import get_merchant_dashboard, get_p95_latency_seconds, list_recovered_orders
 from destinations.models import Delivery
-from events.dashboard import get_merchant_dashboard, get_p95_latency_seconds, list_recovered_orders
 from events.models import Event
 from tests.admin.conftest import DeliveryFactory, DestinationFactory, ProfileFactory
 from tests.factories import EventFactory

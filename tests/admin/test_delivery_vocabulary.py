@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 
 from config.admin import delivery_state
-from events.charts import dashboard_charts
-from events.dashboard import get_merchant_dashboard
+from console.charts import dashboard_charts
+from console.dashboard import get_merchant_dashboard
 from tests.admin.conftest import AttemptFactory, DeliveryFactory, DestinationFactory
 
 pytestmark = pytest.mark.django_db

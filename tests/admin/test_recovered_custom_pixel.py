@@ -18,8 +18,8 @@ import responses
 import time_machine
 from django.utils import timezone
 
+from console.dashboard import get_merchant_dashboard
 from destinations.services import deliver_pending
-from events.dashboard import get_merchant_dashboard
 from events.models import Event
 from tests.destinations.conftest import KLAVIYO, DestinationFactory
 from tests.events import shopify_payloads as p

@@ -26,6 +26,8 @@ PROJECT = [
     "destinations",
     "returns",
     "shopify",
+    "pipeline",
+    "console",
     "templates",
     ".env.example",
 ]

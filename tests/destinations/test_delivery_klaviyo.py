@@ -437,13 +437,15 @@ def test_deliver_klaviyo_create_update_without_list_lets_the_event_create_the_pr
     assert (sent["email"], sent["first_name"]) == ("ann@example.com", "Ann")
 
 
-def test_sweep_delivers_due_rows_and_schedule_is_installed(mocked, scheduled):
+def test_sweep_delivers_due_rows_and_schedule_is_installed(mocked, scheduled, django_capture_on_commit_callbacks):
     from django_q.models import Schedule
 
     from destinations.services import sweep_deliveries
 
     expect_event(mocked)
-    assert sweep_deliveries() == {scheduled.destination_id: 1}  # Q_SYNC: the queued batch ran inline
+    with django_capture_on_commit_callbacks(execute=True) as queued:  # the schedule runs it outside a transaction
+        assert sweep_deliveries() == {scheduled.destination_id: 1}
+    assert len(queued) == 1  # queued on commit; Q_SYNC: the queued batch ran inline
     scheduled.refresh_from_db()
     assert scheduled.status == DeliveryStatus.SUCCEEDED
     sweep = Schedule.objects.get(name="destinations.sweep_deliveries")
@@ -453,7 +455,9 @@ def test_sweep_delivers_due_rows_and_schedule_is_installed(mocked, scheduled):
         1,
         -1,
     )
-    assert not Schedule.objects.filter(func="destinations.tasks.prune_delivery_attempts").exists()  # config.prune_data
+    assert not Schedule.objects.filter(
+        func="destinations.tasks.prune_delivery_attempts"
+    ).exists()  # pipeline.prune_data
 
 
 @pytest.mark.parametrize(("max_events", "max_bytes", "jobs"), [(5, 5 * 1024 * 1024, 3), (1000, 3000, 2)])

@@ -1,16 +1,15 @@
-"""forget_profile (right to erasure) and resend_recent_events."""
+"""forget_profile (right to erasure)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 from django.utils import timezone
 
 from events.models import Event
 from identity.models import ErasureRecord, Identifier, Profile, ProfileMerge
-from identity.services import forget_profile, resend_recent_events, resolve_events
+from identity.services import forget_profile, resolve_events
 from tests.factories import EventFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,17 +40,3 @@ def test_forget_profile_erases_identifiers_events_and_merges_keeping_only_counts
     assert ProfileMerge.objects.count() == 0
     stored = ErasureRecord.objects.values().get()
     assert "ann@x.io" not in repr(stored)
-
-
-def test_resend_recent_events_schedules_profile_events_within_hours(merchant):
-    resolve_events(events=[make(merchant, anon="a1", identifiers={"email": "ann@x.io"}, ago_hours=1)])
-    resolve_events(events=[make(merchant, anon="a1", ago_hours=5)])
-    resolve_events(events=[make(merchant, anon="a1", ago_hours=50)])
-    profile = Profile.objects.get()
-    with mock.patch("destinations.services.schedule_deliveries") as schedule:
-        assert resend_recent_events(profile, hours=6) == 2
-        assert resend_recent_events(profile) == 2  # merchant lookback: 24 h
-        assert resend_recent_events(profile, hours=0) == 0
-    assert schedule.call_count == 2
-    sent = schedule.call_args.kwargs
-    assert sent["reidentified"] is True and {e.profile_id for e in sent["events"]} == {profile.pk}

@@ -11,11 +11,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from config.retention import prune_data
 from destinations.models import Delivery
 from destinations.services import create_destination, deliver_pending
 from events.models import Event
 from events.services import process_events
+from pipeline.retention import prune_data
 from tests.fakes.platforms import FakePlatforms
 from tests.reliability.conftest import INGEST
 

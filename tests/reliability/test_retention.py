@@ -11,12 +11,12 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import Schedule
 
-from config.retention import prune_data
 from destinations.models import Delivery, DeliveryAttempt
 from destinations.services import create_destination
 from events.models import Event
 from identity.models import Profile
 from identity.services import forget_profile
+from pipeline.retention import prune_data
 from returns.models import LoopReturn, LoopWebhook
 from returns.parsing import sign_body
 from tests.factories import EventFactory
@@ -112,8 +112,9 @@ def test_prune_data_command_prints_counts(merchant, capsys):
 
 
 def test_retention_and_safety_net_schedules_are_created_by_migrations():
-    prune = Schedule.objects.get(name="config.prune_data")
-    assert (prune.func, prune.schedule_type, prune.repeats) == ("config.retention.prune_data_task", "D", -1)
+    prune = Schedule.objects.get(name="pipeline.prune_data")
+    assert (prune.func, prune.schedule_type, prune.repeats) == ("pipeline.tasks.prune_data", "D", -1)
+    assert not Schedule.objects.filter(name="config.prune_data").exists()  # moved, not doubled
     requeue = Schedule.objects.get(name="events.requeue_unprocessed_events")
     assert (requeue.func, requeue.schedule_type, requeue.minutes) == ("events.tasks.requeue_unprocessed_events", "I", 1)
 

@@ -1,4 +1,8 @@
-"""Admin for merchants (onboarding, snippets, secrets, dashboard) and events (live stream)."""
+"""The merchant console: merchants (onboarding, snippets, secrets, dashboard) and events (live stream).
+
+Top layer: it shows what every app holds about a merchant (destinations inline, returns
+actions, deliveries per event), so no app below imports it.
+"""
 
 from __future__ import annotations
 
@@ -27,12 +31,17 @@ from config.admin import (
     identification_chip,
 )
 from config.forms import LinesField
+from console import (
+    dashboard,
+    profile_admin,  # noqa: F401  (registers the profile page with its re-send action)
+    stream,
+)
+from console.charts import dashboard_charts
+from console.sections import merchant_sections
 from destinations.admin import DestinationInline, apply_new_api_keys, render_event_deliveries
 from destinations.models import Delivery, Destination
-from events import dashboard, problems, selectors, services, stream
-from events.charts import dashboard_charts
+from events import problems, selectors, services
 from events.consent import describe as describe_consent
-from events.dashboard_sections import merchant_sections
 from events.decisions import describe as describe_decision
 from events.models import Event, EventType, Identification, Merchant, MerchantAlert
 from identity.models import Profile

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from config.retention import prune_data
+from pipeline.retention import prune_data
 
 
 class Command(BaseCommand):

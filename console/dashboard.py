@@ -12,6 +12,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from config.admin import delivery_state
+from destinations.models import Delivery, DeliveryStatus, Destination
 from events.models import Event, EventType, Identification, Merchant
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
@@ -152,14 +153,10 @@ def delivery_bucket(status: str, attempts: int, dry_run: bool = False) -> str:
 
 def _destination_labels(merchant: Merchant) -> dict[int, str]:
     """The merchant's destinations; filtering deliveries by these ids (not a join) keeps plans exact."""
-    from destinations.models import Destination
-
     return {d.pk: f"{d.name} ({d.kind})" for d in Destination.objects.filter(merchant=merchant).only("name", "kind")}
 
 
 def _deliveries_into(stats: dict[str, WindowStats], labels: dict[int, str], since: dict[str, datetime]) -> None:
-    from destinations.models import Delivery
-
     rows = (
         Delivery.objects.filter(destination_id__in=list(labels), created_at__gte=since["7d"])
         .values("destination_id", "status", "dry_run")
@@ -191,13 +188,11 @@ def list_latency_samples(
     Newest by primary key, so PostgreSQL walks the pk index backwards and stops early
     instead of sorting a week of deliveries.
     """
-    from destinations.models import Delivery
-
     if destination_ids is None:
         destination_ids = list(_destination_labels(merchant))
     pairs = (
         Delivery.objects.filter(
-            destination_id__in=destination_ids, status="succeeded", dry_run=False, delivered_at__gte=since
+            destination_id__in=destination_ids, status=DeliveryStatus.SUCCEEDED, dry_run=False, delivered_at__gte=since
         )
         .order_by("-id")
         .values_list("event__received_at", "delivered_at")[:LATENCY_SAMPLE]
@@ -225,12 +220,10 @@ def list_recovered_orders(merchant: Merchant, *, since: datetime) -> list[Recove
     "After Recapture forwarded": a real (not dry-run) successful delivery of a Viewed Product /
     Added to Cart / Started Checkout event of the same profile, delivered before that visit.
     """
-    from destinations.models import Delivery
-
     forwarded = Delivery.objects.filter(
         event__profile_id=OuterRef("profile_id"),
         event__type__in=[t.value for t in ABANDONMENT_TYPES],
-        status="succeeded",
+        status=DeliveryStatus.SUCCEEDED,
         dry_run=False,
         delivered_at__lt=OuterRef("timestamp"),
     )

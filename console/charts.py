@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from config.admin import CHIP_COLOURS, IDENTIFICATION_WORDS
+from console.dashboard import DELIVERY_BUCKETS
+
 CHART_WIDTH = 520  # the dashboard's cards are 560-680 px wide at 1440 px
 IDENTIFICATION_ORDER = ("native", "resolved", "anonymous", "pending")
 IDENTIFICATION_LEGEND = {"resolved": "resolved by Recapture"}
@@ -149,10 +152,7 @@ def _fmt(value: float) -> str:
 
 
 def dashboard_charts(stats: dict) -> dict:
-    """Charts for each window of events.dashboard.get_merchant_dashboard (no queries)."""
-    from config.admin import CHIP_COLOURS, IDENTIFICATION_WORDS
-    from events.dashboard import DELIVERY_BUCKETS
-
+    """Charts for each window of console.dashboard.get_merchant_dashboard (no queries)."""
     out = {}
     for name, s in stats.items():
         identification = [

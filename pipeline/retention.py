@@ -18,6 +18,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from destinations.models import Delivery, DeliveryStatus
+from destinations.services import prune_delivery_attempts
+from events.models import Event
+from identity.services.erasure import forget_client_hints
+from returns.services import prune_loop_webhooks
+
 logger = logging.getLogger(__name__)
 
 EVENT_BATCH = 2000
@@ -25,9 +31,6 @@ EVENT_BATCH = 2000
 
 def prune_events(*, days: int, batch_size: int = EVENT_BATCH) -> int:
     """Delete old events in batches (deliveries and attempts cascade); returns how many."""
-    from destinations.models import Delivery, DeliveryStatus
-    from events.models import Event
-
     if days <= 0:
         return 0
     cutoff = timezone.now() - timedelta(days=days)
@@ -46,9 +49,6 @@ def prune_data(
     *, events_days: int | None = None, attempts_days: int | None = None, webhooks_days: int | None = None
 ) -> dict[str, int]:
     """Apply every retention period (settings unless given); returns rows deleted per kind."""
-    from destinations.services import prune_delivery_attempts
-    from identity.services.erasure import forget_client_hints
-    from returns.services import prune_loop_webhooks
 
     def pick(value: int | None, default: int) -> int:
         return default if value is None else value
@@ -63,8 +63,3 @@ def prune_data(
     }
     logger.info("data pruned", extra=counts)
     return counts
-
-
-def prune_data_task() -> None:
-    """django-q2 entry point (Schedule ``config.prune_data``)."""
-    prune_data()

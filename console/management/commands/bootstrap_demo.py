@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from destinations.services import create_destination
 from events import selectors, services
 from events.demo import DEMO_DOMAIN
 from events.models import Merchant
@@ -54,8 +55,6 @@ class Command(BaseCommand):
 
     def _demo_destinations(self, merchant: Merchant) -> None:
         """Dry-run Klaviyo and Loops destinations: requests are built and logged, never sent."""
-        from destinations.services import create_destination
-
         existing = set(merchant.destinations.values_list("kind", flat=True))
         for kind, name in DEMO_DESTINATIONS:
             if kind not in existing:

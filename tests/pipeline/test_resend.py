@@ -1,0 +1,36 @@
+"""resend_recent_events: the profile page's re-send schedules its recent events again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from identity.models import Profile
+from identity.services import resolve_events
+from pipeline.processing import resend_recent_events
+from tests.factories import EventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def make(merchant, *, anon, ago_hours=0.0, **kwargs):
+    return EventFactory(
+        merchant=merchant, anonymous_id=anon, timestamp=timezone.now() - timedelta(hours=ago_hours), **kwargs
+    )
+
+
+def test_resend_recent_events_schedules_profile_events_within_hours(merchant):
+    resolve_events(events=[make(merchant, anon="a1", identifiers={"email": "ann@x.io"}, ago_hours=1)])
+    resolve_events(events=[make(merchant, anon="a1", ago_hours=5)])
+    resolve_events(events=[make(merchant, anon="a1", ago_hours=50)])
+    profile = Profile.objects.get()
+    with mock.patch("destinations.services.schedule_deliveries") as schedule:
+        assert resend_recent_events(profile, hours=6) == 2
+        assert resend_recent_events(profile) == 2  # merchant lookback: 24 h
+        assert resend_recent_events(profile, hours=0) == 0
+    assert schedule.call_count == 2
+    sent = schedule.call_args.kwargs
+    assert sent["reidentified"] is True and {e.profile_id for e in sent["events"]} == {profile.pk}
