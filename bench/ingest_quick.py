@@ -35,7 +35,7 @@ def _setup(sqlite_path: str) -> None:
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{sqlite_path}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    # Measures ingest itself: the per-key/IP rate limiter (config/ratelimit.py) is off here.
+    # Measures ingest itself: the per-key/IP rate limiter (config/request_limits.py) is off here.
     os.environ.setdefault("INGEST_RATE_LIMIT_PER_KEY", "0")
     os.environ.setdefault("INGEST_RATE_LIMIT_PER_IP", "0")
     if os.environ["DATABASE_URL"].startswith("postgres"):

@@ -44,11 +44,6 @@ class ApplicationError(Exception):
         self.headers = headers or {}
 
 
-class ServiceUnavailableError(ApplicationError):
-    code = "service_unavailable"
-    http_status = status.HTTP_503_SERVICE_UNAVAILABLE
-
-
 def error_body(code: str, message: str, fields: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "fields": fields}}
 

@@ -12,12 +12,13 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from config.admin import delivery_state
+from destinations.clients import REGISTRY
 from destinations.models import Delivery, DeliveryStatus, Destination
 from events.models import Event, EventType, Identification, Merchant
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
 ABANDONMENT_TYPES = (EventType.VIEW_CONTENT, EventType.ADD_TO_CART, EventType.INITIATE_CHECKOUT)
-MESSAGE_SOURCES = ("klaviyo", "loops")
+MESSAGE_SOURCES = tuple(REGISTRY)  # a platform's messages link with utm_source=<its kind>
 LATENCY_SAMPLE = 10_000
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.urls import reverse
 
-from destinations.models import DestinationKind
+from destinations.clients import kinds_with
 from destinations.selectors import LIFT_DAYS, list_backup_flow_rows
 from events.models import Merchant
 
@@ -25,8 +25,8 @@ class DashboardSection:
 
 
 def backup_flows_section(merchant: Merchant) -> DashboardSection | None:
-    """Shown once the merchant has a Klaviyo destination (with a hint until flows exist)."""
-    if not merchant.destinations.filter(kind=DestinationKind.KLAVIYO).exists():
+    """Shown once the merchant has a destination with backup flows (Klaviyo), with a hint until flows exist."""
+    if not merchant.destinations.filter(kind__in=kinds_with("supports_backup_flows")).exists():
         return None
     export = reverse("admin:destinations_backupflow_export") + f"?merchant={merchant.pk}"
     return DashboardSection(

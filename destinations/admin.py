@@ -25,7 +25,7 @@ from config.forms import MappingField
 from destinations import services
 from destinations.admin_flows import FLOW_ACTIONS
 from destinations.admin_test import describe_test, health_block, report_html
-from destinations.models import Delivery, DeliveryAttempt, Destination
+from destinations.models import Delivery, DeliveryAttempt, DeliveryStatus, Destination
 from events.models import Event, EventType
 
 EXCERPT_CHARS = 300
@@ -358,7 +358,7 @@ class DeliveryAdmin(LogTableAdminMixin, admin.ModelAdmin):
     def when(self, obj: Delivery) -> str:
         if obj.delivered_at:
             return obj.delivered_at.strftime("%b %d, %H:%M:%S")
-        if obj.status in ("pending", "sending"):
+        if obj.status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING):
             return "next " + obj.next_attempt_at.strftime("%b %d, %H:%M:%S")
         return "-"
 

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.db.models import Prefetch
 
 from config.admin import chip
-from destinations.models import PlatformErasure
+from destinations.models import PlatformErasure, PlatformErasureStatus
 from identity.admin import ErasureRecordAdmin
 from identity.models import ErasureRecord
 
@@ -49,8 +49,8 @@ class ErasureRecordWithPlatformsAdmin(ErasureRecordAdmin):
         requests = list(obj.platform_requests.all())
         if not requests:
             return "no destinations"
-        done = sum(r.status == "succeeded" for r in requests)
-        failed = sum(r.status == "dead" for r in requests)
+        done = sum(r.status == PlatformErasureStatus.SUCCEEDED for r in requests)
+        failed = sum(r.status == PlatformErasureStatus.DEAD for r in requests)
         return f"{done}/{len(requests)} done" + (f", {failed} failed" if failed else "")
 
 

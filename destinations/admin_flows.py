@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from destinations.clients import kinds_with
 from destinations.models import BackupFlow
 from destinations.selectors import list_backup_flow_rows
 from destinations.services.flows import FlowProvisioningError, provision_backup_flows, refresh_backup_flow_reports
@@ -43,9 +44,10 @@ CSV_COLUMNS = [
 
 def _klaviyo_only(modeladmin, request, queryset):
     chosen = list(queryset.select_related("merchant"))
-    for destination in (d for d in chosen if d.kind != "klaviyo"):
+    able = set(kinds_with("supports_backup_flows"))
+    for destination in (d for d in chosen if d.kind not in able):
         modeladmin.message_user(request, f"{destination}: backup flows are a Klaviyo feature.", messages.ERROR)
-    return [d for d in chosen if d.kind == "klaviyo"]
+    return [d for d in chosen if d.kind in able]
 
 
 def _provision(modeladmin, request, queryset, *, clone_native: bool) -> None:

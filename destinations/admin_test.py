@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from config.admin import chip
-from destinations.models import Destination
+from destinations.models import Destination, DestinationStatus
 from destinations.services import TestResult
 
 # Substrings of requests/urllib3 exception texts -> what happened, in words.
@@ -96,7 +96,7 @@ def health_badge(destination: Destination) -> SafeString:
     if destination.pk is None:
         return mark_safe("-")
     when = destination.last_error_at.strftime("%Y-%m-%d %H:%M UTC") if destination.last_error_at else ""
-    if destination.status == "error":
+    if destination.status == DestinationStatus.ERROR:
         badge = chip("error", status="error", title="Deliveries are paused until the key is fixed")
         return format_html(
             '{} <span class="rc-last-error">{}</span> <small>{}</small>', badge, destination.last_error, when

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from config.crypto import EncryptedTextField
+from destinations.clients import kind_choices
 from events.models import EventType
 
 DEFAULT_EVENT_TYPES = [
@@ -30,9 +31,11 @@ def default_event_types() -> list[str]:
     return list(DEFAULT_EVENT_TYPES)
 
 
-class DestinationKind(models.TextChoices):
-    KLAVIYO = "klaviyo", "Klaviyo"
-    LOOPS = "loops", "Loops"
+# One member per client in the registry (destinations/clients/): KLAVIYO = "klaviyo", "Klaviyo"...
+# Adding a platform adds its choice (and a migration of the kind field's choices).
+DestinationKind = models.TextChoices(
+    "DestinationKind", [(kind.upper(), (kind, label)) for kind, label in kind_choices()], module=__name__
+)
 
 
 class ProfileSync(models.TextChoices):
@@ -141,7 +144,8 @@ class Delivery(models.Model):
             models.UniqueConstraint(fields=["event", "destination"], name="delivery_unique_event_destination"),
             models.CheckConstraint(condition=Q(status__in=DeliveryStatus.values), name="delivery_status_valid"),
             models.CheckConstraint(
-                condition=~Q(status="sending") | Q(leased_until__isnull=False), name="delivery_sending_has_lease"
+                condition=~Q(status=DeliveryStatus.SENDING) | Q(leased_until__isnull=False),
+                name="delivery_sending_has_lease",
             ),
         ]
         indexes = [

@@ -8,7 +8,10 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
-RETRYABLE_STATUSES = frozenset({408, 425, 429})
+# The one HTTP status table: what a platform's answer means (the delivery's verdict, and the
+# error kind logged on its attempt, transport.error_kind_for, both come from ``classify``).
+RATE_LIMITED_STATUS = 429
+RETRYABLE_STATUSES = frozenset({408, 425, RATE_LIMITED_STATUS})
 AUTH_STATUSES = frozenset({401, 403})
 
 

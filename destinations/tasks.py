@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.utils import timezone
 
 from destinations import services
@@ -15,14 +14,9 @@ logger = logging.getLogger(__name__)
 
 
 def deliver_events(event_ids: list[int]) -> None:
-    """Right after scheduling with DELIVERY_COALESCE off, send the new deliveries of these events.
-
-    With it on, scheduling queues ``deliver_destination`` instead; tasks queued by an older
-    release still drain every due delivery of their events' destinations."""
-    if settings.DELIVERY_COALESCE:
-        services.deliver_pending_for_events(event_ids=event_ids)
-    else:
-        services.deliver_pending(event_ids=event_ids)
+    """Right after scheduling with DELIVERY_COALESCE off, send the new deliveries of these events
+    (with it on, scheduling queues ``deliver_destination`` instead)."""
+    services.deliver_pending(event_ids=event_ids)
 
 
 def deliver_deliveries(delivery_ids: list[int]) -> None:
@@ -44,10 +38,6 @@ def sweep_deliveries() -> None:
 def erase_on_platforms() -> None:
     """Send the due deletion requests of erased profiles to Klaviyo and Loops."""
     services.send_platform_erasures()
-
-
-def prune_delivery_attempts() -> None:
-    services.prune_delivery_attempts()
 
 
 def resolve_klaviyo_clicks(profile_ids: list[int]) -> None:

@@ -7,14 +7,13 @@ import json
 from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from config.admin import EstimatedCountPaginator, LogTableAdminMixin, ReadOnlyAdminMixin, chip
 from events.consent import describe as describe_consent
 from events.models import Event
-from identity import services
+from identity import selectors, services
 from identity.models import ErasureRecord, Identifier, Profile, ProfileMerge, RefusedLink
 
 TIMELINE_LIMIT = 50
@@ -102,7 +101,7 @@ class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Merge history")
     def merge_history(self, obj: Profile):
-        merges = ProfileMerge.objects.filter(Q(into_profile_id=obj.pk) | Q(from_profile_id=obj.pk))[:MERGES_LIMIT]
+        merges = selectors.list_profile_merges(obj)[:MERGES_LIMIT]
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>#{} → #{}</td><td>{}</td></tr>",

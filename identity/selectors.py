@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from events.models import Event, Merchant
 from identity import policy
@@ -34,5 +34,5 @@ def list_profile_events(profile: Profile, *, limit: int = 100) -> QuerySet[Event
 
 
 def list_profile_merges(profile: Profile) -> QuerySet[ProfileMerge]:
-    """Merges into this profile (its history of absorbed profiles)."""
-    return ProfileMerge.objects.filter(merchant_id=profile.merchant_id, into_profile_id=profile.pk)
+    """The profile's merge history: profiles merged into it, and its own merge into another."""
+    return ProfileMerge.objects.filter(Q(into_profile_id=profile.pk) | Q(from_profile_id=profile.pk))

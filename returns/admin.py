@@ -6,9 +6,14 @@ from django.contrib import admin
 
 from config.admin import EstimatedCountPaginator, ReadOnlyAdminMixin, WebhookLogAdminMixin
 from returns import services
-from returns.models import LoopReturn, LoopWebhook
+from returns.models import LoopReturn, LoopWebhook, WebhookState
 
-STATE_COLOURS = {"processed": "succeeded", "waiting": "held", "failed": "dead", "received": "pending"}
+STATE_COLOURS = {  # state -> chip colour
+    WebhookState.PROCESSED: "succeeded",
+    WebhookState.WAITING: "held",
+    WebhookState.FAILED: "dead",
+    WebhookState.RECEIVED: "pending",
+}
 
 
 @admin.register(LoopWebhook)

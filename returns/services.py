@@ -138,7 +138,7 @@ def prune_loop_webhooks(*, days: int | None = None) -> int:
     Their digests are kept (LoopWebhookDigest) for LOOP_WEBHOOK_DIGEST_RETENTION_DAYS, so a
     replay is still a duplicate; returns how many webhooks were deleted.
     """
-    days = settings.LOOP_WEBHOOK_RETENTION_DAYS if days is None else days
+    days = settings.RETENTION_WEBHOOKS_DAYS if days is None else days
     now = timezone.now()
     done = [WebhookState.PROCESSED, WebhookState.IGNORED]
     old = LoopWebhook.objects.filter(state__in=done, received_at__lt=now - timedelta(days=days))

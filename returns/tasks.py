@@ -15,7 +15,3 @@ def process_loop_webhook(webhook_id: int) -> None:
 
 def sweep_loop_webhooks() -> None:
     services.sweep_loop_webhooks()
-
-
-def prune_loop_webhooks() -> None:
-    services.prune_loop_webhooks()

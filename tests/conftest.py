@@ -47,7 +47,7 @@ def _block_network():
 @pytest.fixture(autouse=True)
 def _forget_process_memory():
     """Write-key lookups and rate-limit tallies live per process: never across tests."""
-    from config.ratelimit import forget_tallies
+    from config.request_limits import forget_tallies
     from destinations.clients.loops import forget_properties
     from destinations.services.existence import forget_existence
     from events import problems

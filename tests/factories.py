@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import factory
 from django.utils import timezone
@@ -28,3 +29,10 @@ class EventFactory(factory.django.DjangoModelFactory):
     type = "ViewContent"
     anonymous_id = factory.LazyFunction(lambda: f"anon-{uuid.uuid4().hex[:12]}")
     timestamp = factory.LazyFunction(timezone.now)
+
+
+def event_hours_ago(merchant: Merchant, *, anon: str, ago_hours: float = 0.0, **kwargs) -> Event:
+    """A stored event of ``anon`` that happened ``ago_hours`` ago."""
+    return EventFactory(
+        merchant=merchant, anonymous_id=anon, timestamp=timezone.now() - timedelta(hours=ago_hours), **kwargs
+    )

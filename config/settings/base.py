@@ -220,12 +220,12 @@ INGEST_PROBLEMS_FLUSH_SECONDS = env.float("INGEST_PROBLEMS_FLUSH_SECONDS", defau
 # Stored events still unprocessed after this many seconds are queued again (lost task safety net).
 EVENT_REQUEUE_AFTER_SECONDS = env.int("EVENT_REQUEUE_AFTER_SECONDS", default=120)
 
-# --- Admin login throttling (config.ratelimit.LoginThrottleBackend) ---------------------
+# --- Admin login throttling (config.request_limits.LoginThrottleBackend) ---------------------
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)  # failures per IP + username; 0 disables
 LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
 # Attempts per username from any address within a lockout window (guesses spread over IPs); 0 disables.
 LOGIN_USERNAME_FAILURE_LIMIT = env.int("LOGIN_USERNAME_FAILURE_LIMIT", default=20)
-AUTHENTICATION_BACKENDS = ["config.ratelimit.LoginThrottleBackend"]
+AUTHENTICATION_BACKENDS = ["config.request_limits.LoginThrottleBackend"]
 # Admin messages live in the (database) session, not in a cookie: the "shown once" webhook
 # secret travels in a message, and the messages cookie is signed, not encrypted.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
@@ -285,8 +285,6 @@ KLAVIYO_KX_CACHE_SECONDS = env.int("KLAVIYO_KX_CACHE_SECONDS", default=86400)
 KLAVIYO_ACTIVE_ON_SITE_GAP_MINUTES = env.int("KLAVIYO_ACTIVE_ON_SITE_GAP_MINUTES", default=30)
 LOOPS_API_URL = env.str("LOOPS_API_URL", default="https://app.loops.so").rstrip("/")
 LOOP_RETURNS_API_URL = env.str("LOOP_RETURNS_API_URL", default="https://api.loopreturns.com").rstrip("/")
-# Days a processed Loop webhook body (it holds PII) is kept before the daily prune.
-LOOP_WEBHOOK_RETENTION_DAYS = env.int("LOOP_WEBHOOK_RETENTION_DAYS", default=30)
 # Digests of deleted webhooks are kept this long (a replay stays a duplicate), and a payload
 # whose own newest time is older than LOOP_WEBHOOK_MAX_AGE_DAYS is refused (0 disables).
 LOOP_WEBHOOK_DIGEST_RETENTION_DAYS = env.int("LOOP_WEBHOOK_DIGEST_RETENTION_DAYS", default=400)
@@ -319,15 +317,15 @@ DELIVERY_BULK_OVERFLOW = env.bool("DELIVERY_BULK_OVERFLOW", default=True)
 DELIVERY_TASK_BUDGET_SECONDS = env.float("DELIVERY_TASK_BUDGET_SECONDS", default=40.0)  # < Q_TIMEOUT
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=300)
 DELIVERY_HTTP_TIMEOUT_SECONDS = env.float("DELIVERY_HTTP_TIMEOUT_SECONDS", default=10.0)
-DELIVERY_LOG_RETENTION_DAYS = env.int("DELIVERY_LOG_RETENTION_DAYS", default=14)
 # run_sweeper looks for due deliveries this often (sooner when the next one is due sooner).
 SWEEPER_TICK_SECONDS = env.float("SWEEPER_TICK_SECONDS", default=1.0)
 
 # --- Data retention (pipeline.retention, `manage.py prune_data`, daily schedule) ---------
 # Events older than this are deleted with their deliveries (never while a delivery is in flight); 0 keeps them.
 RETENTION_EVENTS_DAYS = env.int("RETENTION_EVENTS_DAYS", default=365)
-RETENTION_DELIVERY_ATTEMPTS_DAYS = env.int("RETENTION_DELIVERY_ATTEMPTS_DAYS", default=DELIVERY_LOG_RETENTION_DAYS)
-RETENTION_WEBHOOKS_DAYS = env.int("RETENTION_WEBHOOKS_DAYS", default=LOOP_WEBHOOK_RETENTION_DAYS)
+# Delivery attempt logs, and processed / ignored Loop webhook bodies (they hold PII); 0 keeps them.
+RETENTION_DELIVERY_ATTEMPTS_DAYS = env.int("RETENTION_DELIVERY_ATTEMPTS_DAYS", default=14)
+RETENTION_WEBHOOKS_DAYS = env.int("RETENTION_WEBHOOKS_DAYS", default=30)
 
 # --- Logging: one JSON line per request/task in production -----------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")

@@ -250,7 +250,16 @@ class Limit:
 
 
 class DestinationClient(ABC):
-    kind: ClassVar[str]
+    """One platform. Everything that differs per platform is declared here, so generic code asks
+    the client (through the registry in ``destinations.clients``) and never tests the kind."""
+
+    kind: ClassVar[str]  # Destination.kind, and DestinationKind's value
+    label: ClassVar[str]  # DestinationKind's label
+    base_url_setting: ClassVar[str]  # the setting holding the API's base URL
+    revision_setting: ClassVar[str] = ""  # the setting holding the API revision it pins, if any
+    supports_click_lookup: ClassVar[bool] = False  # can say who clicked a message link (Klaviyo's _kx)
+    supports_backup_flows: ClassVar[bool] = False  # Recapture can provision its backup flows there
+    supports_active_on_site: ClassVar[bool] = False  # can record page views as "Active on Site"
     supports_bulk: ClassVar[bool] = False
     bulk_max_events: ClassVar[int] = 0
     limits: ClassVar[dict[str, tuple[Limit, ...]]] = {}
@@ -281,6 +290,11 @@ class DestinationClient(ABC):
 
     def estimate_requests(self, event: OutboundEvent, *, sync_profile: bool) -> int:
         return 1 + (2 if sync_profile else 0)
+
+    def bulk_units(self, event: OutboundEvent) -> int:
+        """How much of ``bulk_max_events`` the event takes in a bulk job: its own requests (a
+        profile sync is sent before the job, not in it)."""
+        return self.estimate_requests(event, sync_profile=False)
 
     def redact(self, headers: dict[str, str]) -> dict[str, str]:
         return {k: (REDACTED if k in self.secret_headers else v) for k, v in headers.items()}

@@ -284,6 +284,12 @@ def _data_id(document: Any) -> str:
 
 class KlaviyoClient(KlaviyoAccountMixin, DestinationClient):
     kind = "klaviyo"
+    label = "Klaviyo"
+    base_url_setting = "KLAVIYO_API_URL"
+    revision_setting = "KLAVIYO_API_REVISION"
+    supports_click_lookup = True
+    supports_backup_flows = True
+    supports_active_on_site = True
     supports_bulk = True
     bulk_max_events = 1000
     bulk_max_bytes = 5 * 1024 * 1024

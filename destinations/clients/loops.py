@@ -142,6 +142,8 @@ def _value_type(value: Scalar) -> str:
 
 class LoopsClient(DestinationClient):
     kind = "loops"
+    label = "Loops"
+    base_url_setting = "LOOPS_API_URL"
     limits: ClassVar[dict[str, tuple[Limit, ...]]] = {"default": (Limit("team", 10, 10),)}
 
     def headers(self, *, json: bool = True) -> dict[str, str]:

@@ -4,7 +4,6 @@ from destinations.services.engine import (
     claim_deliveries,
     deliver_destination_batch,
     deliver_pending,
-    deliver_pending_for_events,
     send_batch,
 )
 from destinations.services.erasure import (
@@ -32,7 +31,6 @@ __all__ = [
     "create_destination",
     "deliver_destination_batch",
     "deliver_pending",
-    "deliver_pending_for_events",
     "delivery_started",
     "prune_delivery_attempts",
     "replay_dead_deliveries",

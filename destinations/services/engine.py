@@ -15,9 +15,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from destinations import ratelimit
+from destinations import platform_limits
 from destinations.clients.base import DestinationClient, StepOutcome
-from destinations.models import Delivery, DeliveryStatus, Destination
+from destinations.models import Delivery, DeliveryStatus, Destination, DestinationStatus
 from destinations.retry import Verdict, parse_retry_after
 from destinations.services.existence import check_existing
 from destinations.services.outbound import client_for, outbound_event, phone_region
@@ -45,7 +45,9 @@ def claim_deliveries(
     """Lease due rows with a conditional UPDATE: two workers never hold the same delivery."""
     now = timezone.now()
     token = uuid.uuid4().hex
-    candidates = Delivery.objects.filter(_due(now), destination__enabled=True, destination__status="active")
+    candidates = Delivery.objects.filter(
+        _due(now), destination__enabled=True, destination__status=DestinationStatus.ACTIVE
+    )
     if delivery_ids is not None:
         candidates = candidates.filter(id__in=list(delivery_ids))
     if event_ids is not None:
@@ -115,25 +117,6 @@ def deliver_destination_batch(destination_id: int) -> Counter:
     return send_batch(claimed[0].destination, claimed, deadline=deadline)
 
 
-def deliver_pending_for_events(*, event_ids: Sequence[int], budget_seconds: float | None = None) -> Counter:
-    """Send every due delivery of the destinations these events were scheduled for.
-
-    At peak every ingest request queues its own task; the first one to run drains what is
-    due for the destination in batches of DELIVERY_BATCH_SIZE (claims are conditional
-    updates, so concurrent tasks share the backlog) and the later ones find little or
-    nothing left, instead of each paying a claim/send/record round for one delivery.
-    """
-    budget = settings.DELIVERY_TASK_BUDGET_SECONDS if budget_seconds is None else budget_seconds
-    deadline = time.time() + budget
-    destination_ids = (
-        Delivery.objects.filter(event_id__in=list(event_ids)).values_list("destination_id", flat=True).distinct()
-    )
-    totals: Counter = Counter()
-    for destination_id in sorted(destination_ids):
-        totals += deliver_pending(destination_id=destination_id, budget_seconds=max(0.0, deadline - time.time()))
-    return totals
-
-
 def _plans(destination: Destination, client: DestinationClient, deliveries: Sequence[Delivery]) -> list[Plan]:
     from destinations.models import SyncedProfile
 
@@ -170,7 +153,7 @@ def send_batch(destination: Destination, deliveries: Sequence[Delivery], *, dead
     client = client_for(destination)
     plans = _plans(destination, client, deliveries)
     ready = [p for p in plans if not p.held and p.outcome is None]  # a failed look-up already has one
-    key = ratelimit.bucket_key(destination.api_key, "default")
+    key = platform_limits.bucket_key(destination.api_key, "default")
     if client.supports_bulk and len(ready) >= settings.DELIVERY_BULK_THRESHOLD:
         _run_bulk(client, ready, destination=destination, deadline=deadline)
     else:
@@ -197,7 +180,9 @@ def _respect_retry_after(destination: Destination, client: DestinationClient, pl
     ]
     longest = max((w for w in waits if w is not None), default=None)
     if longest and not destination.dry_run:
-        ratelimit.pause(key, client.limits.get("default", ()), min(longest, retry_policy().max_retry_after_seconds))
+        platform_limits.pause(
+            key, client.limits.get("default", ()), min(longest, retry_policy().max_retry_after_seconds)
+        )
 
 
 def _execute(client: DestinationClient, plan: Plan, *, dry_run: bool) -> None:
@@ -228,9 +213,9 @@ def _run_concurrently(
         if not limits or dry_run:
             granted = want
         elif spill:
-            granted = ratelimit.take(key, limits, want)[0]
+            granted = platform_limits.take(key, limits, want)[0]
         else:
-            granted = ratelimit.acquire(key, limits, want, deadline=deadline)
+            granted = platform_limits.acquire(key, limits, want, deadline=deadline)
         if not granted:
             return list(todo) if spill else []
         chunk, cost = [], 0
@@ -253,7 +238,7 @@ def _bulk_chunks(client: DestinationClient, plans: list[Plan]) -> list[list[Plan
             chunks.append([])
             count = 0
         chunks[-1].append(plan)
-        count += plan.cost - (2 if plan.sync_profile else 0)
+        count += client.bulk_units(plan.event)
     return [c for c in _split_by_size(client, chunks) if c]
 
 
@@ -286,9 +271,9 @@ def _run_bulk(client: DestinationClient, plans: list[Plan], *, destination: Dest
             plan.records = recorder.records
             if not plan.sync.ok:
                 plan.outcome = plan.sync
-    key = ratelimit.bucket_key(destination.api_key, "bulk")
+    key = platform_limits.bucket_key(destination.api_key, "bulk")
     for chunk in _bulk_chunks(client, [p for p in plans if p.outcome is None]):
-        if not destination.dry_run and not ratelimit.acquire(key, client.limits["bulk"], 1, deadline=deadline):
+        if not destination.dry_run and not platform_limits.acquire(key, client.limits["bulk"], 1, deadline=deadline):
             return
         recorder = Recorder(client, dry_run=destination.dry_run)
         outcome = client.deliver_bulk([p.event for p in chunk], recorder)

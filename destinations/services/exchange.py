@@ -22,10 +22,11 @@ from collections.abc import Callable, Sequence
 from django.conf import settings
 from django.core.cache import cache
 
-from destinations import ratelimit
+from destinations import platform_limits
+from destinations.clients import kinds_with
 from destinations.clients.base import HttpRequest, HttpResult
 from destinations.clients.klaviyo import KX_LOOKUP_LIMITS, kx_lookup_contact, kx_lookup_request
-from destinations.models import Destination, DestinationKind
+from destinations.models import Destination
 from destinations.services.outbound import client_for
 from destinations.services.scheduling import schedule_deliveries
 from destinations.services.transport import Recorder
@@ -50,7 +51,10 @@ def resolve_klaviyo_clicks(
     destinations = {
         d.merchant_id: d
         for d in Destination.objects.filter(
-            merchant_id__in={p.merchant_id for p in profiles}, kind=DestinationKind.KLAVIYO, enabled=True, dry_run=False
+            merchant_id__in={p.merchant_id for p in profiles},
+            kind__in=kinds_with("supports_click_lookup"),
+            enabled=True,
+            dry_run=False,
         ).order_by("-id")
     }
     learnt = 0
@@ -72,7 +76,9 @@ def lookup_kx(destination: Destination, kx: str, *, send: Send | None = None) ->
     cached = cache.get(key)
     if cached is not None:
         return cached[0], cached[1]
-    granted, _wait = ratelimit.take(ratelimit.bucket_key(destination.api_key, "profiles-kx"), KX_LOOKUP_LIMITS, 1)
+    granted, _wait = platform_limits.take(
+        platform_limits.bucket_key(destination.api_key, "profiles-kx"), KX_LOOKUP_LIMITS, 1
+    )
     if not granted:
         logger.info("klaviyo _kx lookup skipped: rate limit", extra={"destination": destination.pk})
         return None

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from config.errors import ApplicationError
 from destinations import mapping
+from destinations.clients import client_class, kinds_with
 from destinations.clients.base import FeatureCheck, HttpRequest, check_feature, outcome_of, probe_key
 from destinations.clients.klaviyo import KlaviyoClient, klaviyo_time
 from destinations.clients.klaviyo_flows import (
@@ -40,7 +41,7 @@ from destinations.clients.klaviyo_flows import (
     template_body,
 )
 from destinations.clients.klaviyo_flows_api import FlowsApiError, KlaviyoFlowsApi
-from destinations.models import BackupFlow, Destination, DestinationKind
+from destinations.models import BackupFlow, Destination
 from destinations.services.operations import scope_summary
 from destinations.services.outbound import client_for
 from destinations.services.queueing import queue_flow_report
@@ -85,7 +86,7 @@ class Discovery:
 
 
 def _api(destination: Destination, *, dry_run: bool) -> KlaviyoFlowsApi:
-    if destination.kind != DestinationKind.KLAVIYO:
+    if not client_class(destination.kind).supports_backup_flows:
         raise FlowProvisioningError(f"{destination}: backup flows are a Klaviyo feature.", fields={"kind": ["klaviyo"]})
     client = client_for(destination)
     assert isinstance(client, KlaviyoClient)
@@ -338,7 +339,7 @@ def schedule_backup_flow_reports() -> int:
     """
     ids = list(
         BackupFlow.objects.exclude(remote_flow_id="")
-        .filter(destination__enabled=True, destination__kind=DestinationKind.KLAVIYO)
+        .filter(destination__enabled=True, destination__kind__in=kinds_with("supports_backup_flows"))
         .values_list("destination_id", flat=True)
         .distinct()
         .order_by("destination_id")

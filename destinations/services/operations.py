@@ -27,7 +27,6 @@ from destinations.models import (
     DeliveryAttempt,
     DeliveryStatus,
     Destination,
-    DestinationKind,
     DestinationStatus,
 )
 from destinations.services.outbound import client_for
@@ -63,7 +62,7 @@ def create_destination(merchant: Merchant, *, kind: str, api_key: str, name: str
         raise DestinationConfigError(f"Unknown destination kind {kind!r}.", fields={"kind": sorted(REGISTRY)})
     if not api_key.strip():
         raise DestinationConfigError("An API key is required.", fields={"api_key": ["required"]})
-    if options.get("active_on_site") and kind != DestinationKind.KLAVIYO:
+    if options.get("active_on_site") and not REGISTRY[kind].supports_active_on_site:
         raise DestinationConfigError(
             "Active on Site is a Klaviyo metric: only a Klaviyo destination sends it.",
             fields={"active_on_site": ["klaviyo only"]},
@@ -197,7 +196,7 @@ def replay_dead_deliveries(
 
 
 def prune_delivery_attempts(*, days: int | None = None) -> int:
-    days = settings.DELIVERY_LOG_RETENTION_DAYS if days is None else days
+    days = settings.RETENTION_DELIVERY_ATTEMPTS_DAYS if days is None else days
     cutoff = timezone.now() - timedelta(days=days)
     deleted, _ = DeliveryAttempt.objects.filter(created_at__lt=cutoff).delete()
     return deleted

@@ -103,7 +103,8 @@ def outbound_event(event: Event, *, backfill: bool = False, region: str = "") ->
 
 def client_for(destination: Destination) -> DestinationClient:
     cls = client_class(destination.kind)
-    base_url = {"klaviyo": settings.KLAVIYO_API_URL, "loops": settings.LOOPS_API_URL}.get(destination.kind, "")
+    base_url = getattr(settings, cls.base_url_setting)
+    revision = getattr(settings, cls.revision_setting) if cls.revision_setting else ""
     return cls(
         ClientConfig(
             api_key=destination.api_key,
@@ -112,7 +113,7 @@ def client_for(destination: Destination) -> DestinationClient:
             metric_suffix=destination.metric_suffix,
             list_id=destination.list_id,
             name_overrides=dict(destination.name_overrides or {}),
-            revision=settings.KLAVIYO_API_REVISION,
+            revision=revision,
             active_on_site=destination.active_on_site,
         )
     )

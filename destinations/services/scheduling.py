@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from destinations import mapping, selectors
 from destinations.activity import PageView, visit_starts
-from destinations.models import Delivery, DeliveryStatus, Destination, DestinationKind
+from destinations.clients import client_class
+from destinations.models import Delivery, DeliveryStatus, Destination
 from destinations.services.outbound import client_for, idempotency_key, outbound_event, phone_region
 from destinations.services.queueing import queue_click_lookups, queue_delivery, queue_event_deliveries
 from events.models import Event, EventSource, EventType
@@ -167,7 +168,7 @@ def schedule_deliveries(*, events: list[Event], reidentified: bool = False) -> N
         return
     create, release = plan_deliveries(events, destinations, reidentified=reidentified)
     _store(create, release, [e.pk for e in events])
-    if any(d.kind == DestinationKind.KLAVIYO for d in destinations):
+    if any(client_class(d.kind).supports_click_lookup for d in destinations):
         queue_click_lookups(events)
 
 

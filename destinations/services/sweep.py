@@ -21,7 +21,7 @@ from django.db import close_old_connections, connection
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from destinations.models import Delivery, DeliveryStatus
+from destinations.models import Delivery, DeliveryStatus, DestinationStatus
 from destinations.services.queueing import queue_delivery
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def _due(now: datetime) -> Q:
 
 
 def _active() -> Q:
-    return Q(destination__enabled=True, destination__status="active")
+    return Q(destination__enabled=True, destination__status=DestinationStatus.ACTIVE)
 
 
 def due_destination_counts(now: datetime) -> dict[int, int]:

@@ -15,6 +15,7 @@ from requests.adapters import HTTPAdapter
 
 from destinations.clients.base import DestinationClient, HttpRequest, HttpResult
 from destinations.models import ErrorKind
+from destinations.retry import RATE_LIMITED_STATUS, Verdict, classify
 
 RESPONSE_BODY_LIMIT = 2000
 _local = threading.local()
@@ -45,18 +46,24 @@ def get_executor() -> ThreadPoolExecutor:
         return _shared["executor"]
 
 
-def error_kind_for(status_code: int | None, content_type: str = "") -> str:
-    if status_code is None or 200 <= status_code < 300:
+KIND_BY_VERDICT = {
+    Verdict.SUCCESS: ErrorKind.NONE,
+    Verdict.RETRY: ErrorKind.SERVER,  # 408, 425, 5xx, Cloudflare's HTML 403
+    Verdict.AUTH: ErrorKind.AUTH,
+    Verdict.DEAD: ErrorKind.REJECTED,
+}
+
+
+def error_kind_for(
+    status_code: int | None, content_type: str = "", *, success_statuses: frozenset[int] = frozenset()
+) -> str:
+    """The attempt's error kind, from retry.classify's table (a Loops 409 that it counts as
+    delivered is no error); a missing response is logged by its exception instead."""
+    if status_code is None:
         return ErrorKind.NONE
-    if status_code == 429:
+    if status_code == RATE_LIMITED_STATUS:
         return ErrorKind.RATE_LIMITED
-    if status_code == 403 and "html" in content_type.lower():  # Cloudflare's edge, retried
-        return ErrorKind.SERVER
-    if status_code in (401, 403):
-        return ErrorKind.AUTH
-    if status_code >= 500 or status_code == 408:
-        return ErrorKind.SERVER
-    return ErrorKind.REJECTED
+    return KIND_BY_VERDICT[classify(status_code, success_statuses=success_statuses, content_type=content_type)]
 
 
 class Recorder:
@@ -112,7 +119,11 @@ class Recorder:
             body=response.text,
             headers={k.lower(): v for k, v in response.headers.items()},
             duration_ms=int((time.monotonic() - started) * 1000),
-            error_kind=error_kind_for(response.status_code, response.headers.get("content-type", "")),
+            error_kind=error_kind_for(
+                response.status_code,
+                response.headers.get("content-type", ""),
+                success_statuses=request.success_statuses,
+            ),
         )
 
     @staticmethod

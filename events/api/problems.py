@@ -10,7 +10,7 @@ import orjson
 from rest_framework.request import Request
 
 from config.errors import ApplicationError
-from config.ratelimit import client_ip
+from config.request_limits import client_ip
 from events import problems, selectors
 from events.services import IngestResult
 

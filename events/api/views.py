@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config import ratelimit
+from config import request_limits
 from config.errors import ApplicationError
 from config.logging import log_request_fields
 from events import selectors, services
@@ -50,12 +50,12 @@ class EventIngestView(APIView):
             _check_body_headers(request)
             super().initial(request, *args, **kwargs)  # authenticates (write key)
         except ApplicationError:
-            ratelimit.check_ingest(request)  # refused requests count against their IP too
+            request_limits.check_ingest(request)  # refused requests count against their IP too
             raise
         merchant = request.auth
         try:
-            verdict = ratelimit.check_ingest(request, write_key=merchant.write_key)
-        except ratelimit.QuotaSheddingError as exc:
+            verdict = request_limits.check_ingest(request, write_key=merchant.write_key)
+        except request_limits.QuotaSheddingError as exc:
             services.note_ingest_over_quota(merchant, key_count=exc.key_count, shed=True)
             raise
         if verdict.over_quota:
@@ -85,7 +85,7 @@ class EventIngestView(APIView):
     )
     def post(self, request: Request) -> Response:
         client = services.ClientInfo(
-            ip=ratelimit.request_ip(request), user_agent=request.headers.get("User-Agent", "")[:512]
+            ip=request_limits.request_ip(request), user_agent=request.headers.get("User-Agent", "")[:512]
         )
         result = services.ingest_events(request.auth, payload=request.data, client=client)
         log_request_fields(request, merchant_id=request.auth.pk, **result.log_fields())

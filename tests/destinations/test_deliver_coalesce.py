@@ -1,4 +1,5 @@
-"""The per-event delivery task drains every due delivery of its destination (DELIVERY_COALESCE)."""
+"""Delivery tasks with DELIVERY_COALESCE: one queued task per destination drains what is due for it;
+without it, the per-event task sends only its events' deliveries."""
 
 from __future__ import annotations
 
@@ -29,29 +30,12 @@ def _expect_events(mocked, count: int) -> None:
         )
 
 
-def test_deliver_events_coalesced_sends_every_due_delivery_of_the_destination(settings, mocked, scheduled):
-    settings.DELIVERY_COALESCE = True
-    _expect_events(mocked, 3)
-    tasks.deliver_events([scheduled[0].pk])
-    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}
-    assert len(mocked.calls) == 3
-
-
 def test_deliver_events_not_coalesced_sends_only_its_own(settings, mocked, scheduled):
     settings.DELIVERY_COALESCE = False
     _expect_events(mocked, 1)
     tasks.deliver_events([scheduled[0].pk])
     statuses = dict(Delivery.objects.values_list("event__event_id", "status"))
     assert statuses == {"e0": DeliveryStatus.SUCCEEDED, "e1": DeliveryStatus.PENDING, "e2": DeliveryStatus.PENDING}
-
-
-def test_deliver_events_coalesced_leaves_rows_not_yet_due(settings, mocked, scheduled):
-    settings.DELIVERY_COALESCE = True
-    Delivery.objects.filter(event__event_id="e2").update(next_attempt_at="2099-01-01T00:00:00Z")
-    _expect_events(mocked, 2)
-    tasks.deliver_events([scheduled[0].pk])
-    statuses = dict(Delivery.objects.values_list("event__event_id", "status"))
-    assert statuses == {"e0": DeliveryStatus.SUCCEEDED, "e1": DeliveryStatus.SUCCEEDED, "e2": DeliveryStatus.PENDING}
 
 
 # --- one queued delivery task per destination ----------------------------------------------------

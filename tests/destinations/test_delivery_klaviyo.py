@@ -346,7 +346,7 @@ def test_deliver_klaviyo_backlog_goes_through_bulk_job(settings, mocked, merchan
 def test_deliver_klaviyo_overflow_of_the_per_event_budget_goes_as_a_bulk_job(settings, mocked, merchant, klaviyo):
     """Below the bulk threshold, events go one by one while the events bucket (350/s, 3,500/min)
     has tokens; what it cannot cover now goes at once as a bulk job (its own 10/s, 150/min)."""
-    from destinations import ratelimit
+    from destinations import platform_limits
     from destinations.clients.klaviyo import KlaviyoClient
 
     settings.DELIVERY_BULK_THRESHOLD = 50
@@ -355,8 +355,8 @@ def test_deliver_klaviyo_overflow_of_the_per_event_budget_goes_as_a_bulk_job(set
     mocked.post(EVENTS_URL, status=202, match=[matchers.header_matcher(HEADERS)])
     mocked.post(f"{KLAVIYO}/api/event-bulk-create-jobs", status=202, match=[matchers.header_matcher(HEADERS)])
     with time_machine.travel(LATER, tick=False):
-        key = ratelimit.bucket_key(klaviyo.api_key, "default")
-        assert ratelimit.take(key, KlaviyoClient.limits["default"], 348)[0] == 348  # 2 tokens left this second
+        key = platform_limits.bucket_key(klaviyo.api_key, "default")
+        assert platform_limits.take(key, KlaviyoClient.limits["default"], 348)[0] == 348  # 2 tokens left this second
         assert deliver_pending(destination_id=klaviyo.pk) == {"succeeded": 5}
     urls = [c.request.url for c in mocked.calls]
     assert urls.count(EVENTS_URL) == 2 and urls.count(f"{KLAVIYO}/api/event-bulk-create-jobs") == 1
@@ -366,13 +366,13 @@ def test_deliver_klaviyo_overflow_of_the_per_event_budget_goes_as_a_bulk_job(set
 
 
 def test_deliver_klaviyo_overflow_off_waits_for_the_per_event_budget(settings, mocked, merchant, klaviyo, monkeypatch):
-    from destinations import ratelimit
+    from destinations import platform_limits
 
     settings.DELIVERY_BULK_OVERFLOW = False
     events = [make_event(merchant, event_id=f"w{i}", identifiers={"email": f"w{i}@example.com"}) for i in range(3)]
     schedule_deliveries(events=events)
     grants = iter([1])  # one token, then the budget runs out while waiting for more
-    monkeypatch.setattr(ratelimit, "acquire", lambda *args, **kwargs: next(grants, 0))
+    monkeypatch.setattr(platform_limits, "acquire", lambda *args, **kwargs: next(grants, 0))
     mocked.post(EVENTS_URL, status=202, match=[matchers.header_matcher(HEADERS)])
     deliver_pending(destination_id=klaviyo.pk)
     assert [c.request.url for c in mocked.calls] == [EVENTS_URL]  # never a bulk job
@@ -483,11 +483,11 @@ def test_deliver_klaviyo_bulk_jobs_respect_count_and_size_limits(
 
 
 def test_deliver_klaviyo_429_retry_after_pauses_shared_bucket(mocked, scheduled):
-    from destinations import ratelimit
+    from destinations import platform_limits
     from destinations.clients.klaviyo import KlaviyoClient
 
     expect_event(mocked, status=429, headers={"Retry-After": "30"})
     deliver_pending(event_ids=[scheduled.event_id])
-    key = ratelimit.bucket_key(KLAVIYO_KEY, "default")
-    granted, wait = ratelimit.take(key, KlaviyoClient.limits["default"], 1)
+    key = platform_limits.bucket_key(KLAVIYO_KEY, "default")
+    granted, wait = platform_limits.take(key, KlaviyoClient.limits["default"], 1)
     assert granted == 0 and 25 < wait <= 30  # every worker waits, not just this delivery

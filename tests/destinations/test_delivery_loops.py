@@ -7,7 +7,7 @@ import json
 import pytest
 from responses import matchers
 
-from destinations.models import Delivery, DeliveryStatus
+from destinations.models import Delivery, DeliveryAttempt, DeliveryStatus, ErrorKind
 from destinations.services import deliver_pending, schedule_deliveries
 from tests.destinations.conftest import LOOPS, LOOPS_KEY, ProfileFactory, make_event
 from tests.destinations.contract import LOOPS as LOOPS_SPEC
@@ -127,6 +127,8 @@ def test_deliver_loops_409_reused_idempotency_key_counts_as_delivered(mocked, me
     assert deliver_pending(event_ids=[delivery.event_id]) == {"succeeded": 1}
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SUCCEEDED
+    attempt = DeliveryAttempt.objects.get(delivery=delivery)
+    assert (attempt.status_code, attempt.error_kind) == (409, ErrorKind.NONE)  # delivered, not "rejected"
 
 
 def test_deliver_loops_400_dead_with_platform_message(mocked, merchant, loops):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from responses import matchers
 
 from destinations.clients.klaviyo import KX_LOOKUP_LIMITS
-from destinations.ratelimit import bucket_key, take
+from destinations.platform_limits import bucket_key, take
 from destinations.services.exchange import resolve_klaviyo_clicks
 from destinations.services.outbound import person_of
 from events.models import Event, Identification

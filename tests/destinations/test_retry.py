@@ -48,6 +48,37 @@ def test_classify_extra_success_statuses():
     assert is_retryable(503) and not is_retryable(400) and not is_retryable(401)
 
 
+@pytest.mark.parametrize(
+    ("status", "content_type", "kind"),
+    [
+        (200, "", "none"),
+        (400, "", "rejected"),
+        (409, "", "rejected"),
+        (401, "", "auth"),
+        (403, "application/json", "auth"),
+        (403, "text/html", "server"),  # Cloudflare's challenge: retried, so not a refusal
+        (408, "", "server"),
+        (425, "", "server"),  # retried like 408, so not logged as rejected
+        (429, "", "rate_limited"),
+        (503, "", "server"),
+    ],
+)
+def test_error_kind_follows_the_classify_table(status, content_type, kind):
+    from destinations.models import ErrorKind
+    from destinations.services.transport import error_kind_for
+
+    assert error_kind_for(status, content_type) == {"none": ErrorKind.NONE}.get(kind, kind)
+    retried = classify(status, content_type=content_type) is Verdict.RETRY
+    assert retried == (kind in {"server", "rate_limited"})
+
+
+def test_error_kind_of_a_loops_409_counted_as_delivered_is_no_error():
+    from destinations.models import ErrorKind
+    from destinations.services.transport import error_kind_for
+
+    assert error_kind_for(409, "application/json", success_statuses=frozenset({409})) == ErrorKind.NONE
+
+
 def test_backoff_exponential_and_capped_without_jitter():
     policy = RetryPolicy(base_seconds=60, factor=3, cap_seconds=21600, jitter=0)
     assert [backoff_seconds(n, policy) for n in range(1, 9)] == [60, 180, 540, 1620, 4860, 14580, 21600, 21600]

@@ -393,7 +393,7 @@ def _batch(n: int) -> dict:
 @pytest.mark.django_db
 @pytest.mark.parametrize("size", [1, 500])
 # Ingest's own queries; the rate limiter's cache operations (SQL only on the database cache,
-# none with REDIS_URL) are bounded separately in tests/reliability/test_ratelimit.py.
+# none with REDIS_URL) are bounded separately in tests/reliability/test_request_limits.py.
 @override_settings(INGEST_RATE_LIMIT_PER_KEY=0, INGEST_RATE_LIMIT_PER_IP=0)
 def test_ingest_query_count_is_bounded_whatever_the_batch_size(client, merchant, django_assert_max_num_queries, size):
     body = orjson.dumps(_batch(size))

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from events.models import Event
 from identity.models import ErasureRecord, Identifier, Profile, ProfileMerge
 from identity.services import forget_profile, resolve_events
-from tests.factories import EventFactory
+from tests.factories import event_hours_ago as make
 
 pytestmark = pytest.mark.django_db
-
-
-def make(merchant, *, anon, ago_hours=0.0, **kwargs):
-    return EventFactory(
-        merchant=merchant, anonymous_id=anon, timestamp=timezone.now() - timedelta(hours=ago_hours), **kwargs
-    )
 
 
 def test_forget_profile_erases_identifiers_events_and_merges_keeping_only_counts(merchant):

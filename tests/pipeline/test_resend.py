@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from unittest import mock
 
 import pytest
-from django.utils import timezone
 
 from identity.models import Profile
 from identity.services import resolve_events
 from pipeline.processing import resend_recent_events
-from tests.factories import EventFactory
+from tests.factories import event_hours_ago as make
 
 pytestmark = pytest.mark.django_db
-
-
-def make(merchant, *, anon, ago_hours=0.0, **kwargs):
-    return EventFactory(
-        merchant=merchant, anonymous_id=anon, timestamp=timezone.now() - timedelta(hours=ago_hours), **kwargs
-    )
 
 
 def test_resend_recent_events_schedules_profile_events_within_hours(merchant):

@@ -44,7 +44,7 @@ FAULT_ENV = {
     "Q_RETRY": "30",
     "INGEST_RATE_LIMIT_PER_IP": "30",  # the tests post a handful of batches; the limit test below 35 requests
     # exact shared counting (the default 1 s per-process tally lets each process overshoot by
-    # up to a second of its requests; tests/reliability/test_ratelimit.py covers that mode)
+    # up to a second of its requests; tests/reliability/test_request_limits.py covers that mode)
     "INGEST_RATE_LIMIT_SYNC_SECONDS": "0",
 }
 STATUS_SQL = (

@@ -41,7 +41,7 @@ def test_sweep_loop_webhooks_requeues_only_stale_received(merchant, django_captu
 
 
 def test_prune_loop_webhooks_keeps_recent_waiting_and_failed(merchant, settings):
-    settings.LOOP_WEBHOOK_RETENTION_DAYS = 30
+    settings.RETENTION_WEBHOOKS_DAYS = 30
     old_done = _webhook(merchant, WebhookState.PROCESSED, digest="a")
     old_ignored = _webhook(merchant, WebhookState.IGNORED, digest="b")
     old_waiting = _webhook(merchant, WebhookState.WAITING, digest="c")
@@ -56,7 +56,6 @@ def test_prune_loop_webhooks_keeps_recent_waiting_and_failed(merchant, settings)
 
 def test_returns_schedules_are_installed():
     schedules = dict(Schedule.objects.filter(name__startswith="returns.").values_list("name", "func"))
-    assert schedules == {
-        "returns.sweep_loop_webhooks": "returns.tasks.sweep_loop_webhooks",
-        "returns.prune_loop_webhooks": "returns.tasks.prune_loop_webhooks",
-    }
+    assert schedules == {"returns.sweep_loop_webhooks": "returns.tasks.sweep_loop_webhooks"}
+    # Loop webhook bodies are pruned by the project-wide pipeline.prune_data schedule only
+    assert Schedule.objects.filter(func="pipeline.tasks.prune_data").exists()

@@ -8,7 +8,7 @@ from django.contrib.messages.storage.cookie import CookieStorage
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from config import ratelimit
+from config import request_limits
 from events.models import Merchant
 from tests.admin.test_merchant_admin import merchant_form
 
@@ -98,10 +98,10 @@ def test_staff_a_parallel_burst_of_guesses_cannot_outrun_the_lockout(staff, sett
     settings.LOGIN_FAILURE_LIMIT = 5
     guesses = [f"wrong-{i}" for i in range(23)] + ["right-horse-battery"]
     pending = list(guesses)
-    backend = ratelimit.LoginThrottleBackend()
+    backend = request_limits.LoginThrottleBackend()
     hashed: list[str] = []
     results: dict[str, object] = {}
-    real = ratelimit.ModelBackend.authenticate
+    real = request_limits.ModelBackend.authenticate
 
     def interleaved(self, request, username=None, password=None, **kwargs):
         hashed.append(password)
@@ -112,10 +112,10 @@ def test_staff_a_parallel_burst_of_guesses_cannot_outrun_the_lockout(staff, sett
     def attempt(password: str) -> None:
         try:
             results[password] = backend.authenticate(_request(), username="ops", password=password)
-        except ratelimit.PermissionDenied:
+        except request_limits.PermissionDenied:
             results[password] = "locked"
 
-    monkeypatch.setattr(ratelimit.ModelBackend, "authenticate", interleaved)
+    monkeypatch.setattr(request_limits.ModelBackend, "authenticate", interleaved)
     attempt(pending.pop(0))
     assert len(results) == len(guesses)
     assert len(hashed) <= settings.LOGIN_FAILURE_LIMIT

@@ -6,12 +6,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from destinations.clients import kind_choices
 from destinations.services import create_destination
 from events import selectors, services
 from events.demo import DEMO_DOMAIN
 from events.models import Merchant
 
-DEMO_DESTINATIONS = [("klaviyo", "Demo Klaviyo (dry run)"), ("loops", "Demo Loops (dry run)")]
+DEMO_DESTINATIONS = [(kind, f"Demo {label} (dry run)") for kind, label in kind_choices()]
 
 
 def demo_origins(run_addr: str, public_base_url: str) -> list[str]:

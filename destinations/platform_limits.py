@@ -1,4 +1,5 @@
-"""Token buckets shared by every worker process.
+"""Limits on the requests Recapture sends to each platform (Klaviyo, Loops): token buckets per
+API key, shared by every worker process. (config/request_limits.py limits the requests it receives.)
 
 With REDIS_URL set, fixed windows in the cache (atomic INCR); otherwise one database
 row per bucket updated with a conditional UPDATE (compare-and-set), so two processes

@@ -1,4 +1,5 @@
-"""Request throttling shared by every process through the Django cache.
+"""Limits on the requests Recapture receives (ingest and admin login), shared by every process
+through the Django cache. (destinations/platform_limits.py limits the requests it sends.)
 
 - Ingest: fixed one-minute windows per client IP (a hard limit, checked first) and per
   write key (a soft quota: over it the heavy sources are shed, see ``check_ingest``);

@@ -1,4 +1,4 @@
-"""Ingest rate limits per write key and per client IP (config.ratelimit), shared through the cache."""
+"""Ingest rate limits per write key and per client IP (config.request_limits), shared through the cache."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from config import ratelimit
-from config.ratelimit import client_ip, decide, window_start
+from config import request_limits
+from config.request_limits import client_ip, decide, window_start
 from tests.factories import MerchantFactory
 from tests.reliability.conftest import INGEST, assert_envelope
 
@@ -123,8 +123,8 @@ def test_ingest_counters_live_in_the_shared_cache_not_in_the_process(client, set
         for _ in range(4):
             _post(client, merchant.write_key, ip="192.0.2.44")
         now = START.timestamp()
-        key_counter = f"rl:ingest-key:{ratelimit.digest(merchant.write_key)}:{window_start(now)}"
-        ip_counter = f"rl:ingest-ip:{ratelimit.digest('192.0.2.44')}:{window_start(now)}"
+        key_counter = f"rl:ingest-key:{request_limits.digest(merchant.write_key)}:{window_start(now)}"
+        ip_counter = f"rl:ingest-ip:{request_limits.digest('192.0.2.44')}:{window_start(now)}"
         assert (cache.get(key_counter), cache.get(ip_counter)) == (4, 4)
         cache.set(key_counter, 200)  # as if other processes had used the budget up to the ceiling
         assert _post(client, merchant.write_key, ip="192.0.2.45").status_code == 429
@@ -147,8 +147,8 @@ def test_ingest_limiter_fails_open_when_the_cache_is_unreachable(monkeypatch, se
     def broken(*args, **kwargs):
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(ratelimit.cache, "incr", broken)
-    assert ratelimit.hit("ingest-ip", "1.2.3.4", limit=1).allowed
+    monkeypatch.setattr(request_limits.cache, "incr", broken)
+    assert request_limits.hit("ingest-ip", "1.2.3.4", limit=1).allowed
 
 
 def test_ingest_counters_on_redis_are_one_round_trip_with_expiry(settings, monkeypatch, redis_location):
@@ -164,15 +164,15 @@ def test_ingest_counters_on_redis_are_one_round_trip_with_expiry(settings, monke
     monkeypatch.setattr(client, "pipeline", lambda **kw: round_trips.append(kw) or real_pipeline(**kw))
     now = START.timestamp()
     hits = [("ingest-ip", ip, 2), ("ingest-key", key, 3)]
-    assert [d.count for d in ratelimit.hit_many(hits, now=now)] == [1, 1]
-    assert [d.allowed for d in ratelimit.hit_many(hits, now=now)] == [True, True]
-    third = ratelimit.hit_many(hits, now=now)
+    assert [d.count for d in request_limits.hit_many(hits, now=now)] == [1, 1]
+    assert [d.allowed for d in request_limits.hit_many(hits, now=now)] == [True, True]
+    third = request_limits.hit_many(hits, now=now)
     assert [(d.allowed, d.count) for d in third] == [(False, 3), (True, 3)]
     assert third[0].retry_after == 55
     assert len(round_trips) == 3  # one pipeline per request for both counters
-    counter = cache.make_and_validate_key(f"rl:ingest-ip:{ratelimit.digest(ip)}:{window_start(now)}")
-    assert 0 < client.ttl(counter) <= ratelimit.WINDOW_SECONDS + 5
-    assert cache.get(f"rl:ingest-key:{ratelimit.digest(key)}:{window_start(now)}") == 3
+    counter = cache.make_and_validate_key(f"rl:ingest-ip:{request_limits.digest(ip)}:{window_start(now)}")
+    assert 0 < client.ttl(counter) <= request_limits.WINDOW_SECONDS + 5
+    assert cache.get(f"rl:ingest-key:{request_limits.digest(key)}:{window_start(now)}") == 3
 
 
 @pytest.mark.django_db
@@ -191,7 +191,7 @@ def test_ingest_request_refused_before_authentication_counts_against_its_ip(clie
 def _shared(scope: str, ident: str, now: float):
     from django.core.cache import cache
 
-    return cache.get(f"rl:{scope}:{ratelimit.digest(ident)}:{window_start(now)}")
+    return cache.get(f"rl:{scope}:{request_limits.digest(ident)}:{window_start(now)}")
 
 
 @pytest.mark.django_db
@@ -201,12 +201,12 @@ def test_tally_syncs_at_most_every_interval_and_decides_from_shared_plus_local(s
     settings.INGEST_RATE_LIMIT_SYNC_SECONDS = 1
     now = START.timestamp()
     hits = [("ingest-ip", "192.0.2.7", 5)]
-    assert ratelimit.hit_many(hits, now=now)[0].count == 1  # first hit of the window: synced at once
+    assert request_limits.hit_many(hits, now=now)[0].count == 1  # first hit of the window: synced at once
     assert _shared("ingest-ip", "192.0.2.7", now) == 1
-    assert [ratelimit.hit_many(hits, now=now + 0.5)[0].count for _ in range(2)] == [2, 3]
+    assert [request_limits.hit_many(hits, now=now + 0.5)[0].count for _ in range(2)] == [2, 3]
     assert _shared("ingest-ip", "192.0.2.7", now) == 1  # counted here, not yet shared
-    cache.incr(f"rl:ingest-ip:{ratelimit.digest('192.0.2.7')}:{window_start(now)}", 10)  # other processes
-    synced = ratelimit.hit_many(hits, now=now + 1.0)[0]
+    cache.incr(f"rl:ingest-ip:{request_limits.digest('192.0.2.7')}:{window_start(now)}", 10)  # other processes
+    synced = request_limits.hit_many(hits, now=now + 1.0)[0]
     assert (synced.count, synced.allowed) == (14, False)  # 1 + 10 elsewhere + 3 here
     assert _shared("ingest-ip", "192.0.2.7", now) == 14
 
@@ -216,7 +216,7 @@ def test_tally_refuses_from_local_hits_before_the_next_sync(settings):
     settings.INGEST_RATE_LIMIT_SYNC_SECONDS = 60
     now = START.timestamp()
     hits = [("ingest-key", "wk_x", 3)]
-    assert [ratelimit.hit_many(hits, now=now)[0].allowed for _ in range(4)] == [True, True, True, False]
+    assert [request_limits.hit_many(hits, now=now)[0].allowed for _ in range(4)] == [True, True, True, False]
 
 
 @pytest.mark.django_db
@@ -224,14 +224,14 @@ def test_tally_starts_again_in_a_new_window(settings):
     settings.INGEST_RATE_LIMIT_SYNC_SECONDS = 5
     now = START.timestamp()
     hits = [("ingest-key", "wk_y", 2)]
-    assert [ratelimit.hit_many(hits, now=now)[0].allowed for _ in range(3)] == [True, True, False]
-    assert ratelimit.hit_many(hits, now=now + 60)[0].count == 1
+    assert [request_limits.hit_many(hits, now=now)[0].allowed for _ in range(3)] == [True, True, False]
+    assert request_limits.hit_many(hits, now=now + 60)[0].count == 1
 
 
 @pytest.mark.django_db
 def test_tally_memory_is_bounded(settings, monkeypatch):
     settings.INGEST_RATE_LIMIT_SYNC_SECONDS = 1
-    monkeypatch.setattr(ratelimit, "TALLIES_MAX", 5)
+    monkeypatch.setattr(request_limits, "TALLIES_MAX", 5)
     for i in range(20):
-        ratelimit.hit_many([("ingest-ip", f"198.51.100.{i}", 100)], now=START.timestamp())
-        assert len(ratelimit._tallies) <= 6
+        request_limits.hit_many([("ingest-ip", f"198.51.100.{i}", 100)], now=START.timestamp())
+        assert len(request_limits._tallies) <= 6

@@ -6,7 +6,7 @@ import pytest
 
 from destinations.clients.base import Limit
 from destinations.models import RateLimitBucket
-from destinations.ratelimit import acquire, bucket_key, refill, take, wait_for
+from destinations.platform_limits import acquire, bucket_key, refill, take, wait_for
 
 BURST = Limit("burst", 10, 10)
 STEADY = Limit("steady", 30, 0.5)
@@ -81,7 +81,7 @@ def test_take_cache_windows_shared_through_redis(settings, redis_location):
 
 @pytest.mark.django_db
 def test_pause_empties_shared_bucket_until_retry_after():
-    from destinations.ratelimit import pause
+    from destinations.platform_limits import pause
 
     key = bucket_key("k4", "default")
     assert take(key, [BURST, STEADY], 2, now=100.0)[0] == 2
