@@ -317,17 +317,23 @@ def _process_one_by_one(event_ids: Sequence[int]) -> None:
 
 
 def _claim_unprocessed(event_ids: Sequence[int], *, coalesce: int) -> tuple[list[Event], bool]:
-    unprocessed = Event.objects.filter(processed_at__isnull=True).select_related("merchant").defer("raw")
+    unprocessed = Event.objects.filter(processed_at__isnull=True).defer("raw")
     if connection.features.has_select_for_update_skip_locked:
         unprocessed = unprocessed.select_for_update(skip_locked=True, of=("self",))
     events = list(unprocessed.filter(id__in=list(event_ids)).order_by("id"))
-    if coalesce <= 0:
-        return events, False
-    recent = timezone.now() - timedelta(seconds=settings.EVENT_REQUEUE_AFTER_SECONDS)
-    # the oldest first, through the partial index of unprocessed events (event_unprocessed)
-    others = unprocessed.filter(received_at__gte=recent).exclude(id__in=[e.id for e in events])
-    extra = list(others.order_by("received_at", "id")[: coalesce + 1])  # one more: is anything left behind?
-    return sorted([*events, *extra[:coalesce]], key=lambda e: e.id), len(extra) > coalesce
+    full = False
+    if coalesce > 0:
+        recent = timezone.now() - timedelta(seconds=settings.EVENT_REQUEUE_AFTER_SECONDS)
+        # the oldest first, through the partial index of unprocessed events (event_unprocessed)
+        others = unprocessed.filter(received_at__gte=recent).exclude(id__in=[e.id for e in events])
+        extra = list(others.order_by("received_at", "id")[: coalesce + 1])  # one more: is anything left behind?
+        events, full = sorted([*events, *extra[:coalesce]], key=lambda e: e.id), len(extra) > coalesce
+    # One Merchant per store for the whole batch, not a joined copy (and a decrypted webhook
+    # secret) per event.
+    merchants = Merchant.objects.in_bulk({e.merchant_id for e in events})
+    for event in events:
+        event.merchant = merchants[event.merchant_id]
+    return events, full
 
 
 UNPROCESSED_SWEEP_LIMIT = 5000

@@ -198,10 +198,16 @@ def merge_traits(
     source set before (see the section comment for the rules).
     """
     merged, merged_times = dict(traits), dict(times)
+    if not incoming:
+        return merged, merged_times
     locked = set(locked)
-    stamp, size = at.isoformat(), len(json.dumps(merged, ensure_ascii=False, default=str))
-    custom = sum(1 for name in merged if name not in STANDARD_TRAITS)
-    for name, value in (incoming or {}).items():
+    stamp = at.isoformat()
+    # The size and the custom-key count are only needed when a new custom key arrives (rare):
+    # until then, remember what was set so that the estimate is the same as if kept all along.
+    size: int | None = None
+    custom = 0
+    set_before: list[tuple[str, Any]] = []
+    for name, value in incoming.items():
         if _empty(value) or (name in locked and not verified):
             continue
         known = merged_times.get(name)
@@ -209,10 +215,17 @@ def merge_traits(
         if not (newer or (verified and name not in locked)):
             continue
         if name not in merged and name not in STANDARD_TRAITS and not verified:
+            if size is None:
+                size = len(json.dumps(dict(traits), ensure_ascii=False, default=str))
+                size += sum(_cost(n, v) for n, v in set_before)
+                custom = sum(1 for n in merged if n not in STANDARD_TRAITS)
             if custom >= PROFILE_MAX_TRAIT_KEYS or size + _cost(name, value) > PROFILE_MAX_TRAIT_BYTES:
                 continue  # the profile is full: a flood of new keys stops here
             custom += 1
-        size += _cost(name, value)
+        if size is None:
+            set_before.append((name, value))
+        else:
+            size += _cost(name, value)
         merged[name] = value.strip() if isinstance(value, str) else value
         merged_times[name] = stamp
     return merged, merged_times

@@ -1,4 +1,4 @@
-"""Admin for Shopify webhooks: the raw delivery log (read-only, reprocess), stores and known orders."""
+"""Admin for Shopify webhooks: the raw delivery log (read-only, reprocess), stores, known orders and checkouts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from django.contrib import admin
 
 from config.admin import EstimatedCountPaginator, ReadOnlyAdminMixin, WebhookLogAdminMixin
 from shopify import selectors, services
-from shopify.models import ShopifyOrder, ShopifyStore, ShopifyWebhook
+from shopify.models import ShopifyCheckout, ShopifyOrder, ShopifyStore, ShopifyWebhook
 
 STATE_COLOURS = {"processed": "succeeded", "waiting": "held", "failed": "dead", "received": "pending", "stale": "held"}
 
@@ -94,6 +94,28 @@ class ShopifyOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "cart_token",
         "anonymous_id",
         "payload",
+        "triggered_at",
+        "created_at",
+        "updated_at",
+    ]
+
+
+@admin.register(ShopifyCheckout)
+class ShopifyCheckoutAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["token", "merchant", "email", "completed_at", "updated_at"]
+    list_filter = ["merchant"]
+    list_select_related = ["merchant"]
+    search_fields = ["=token", "=cart_token", "=email"]
+    ordering = ["-id"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    readonly_fields = [
+        "merchant",
+        "token",
+        "cart_token",
+        "abandoned_checkout_url",
+        "email",
+        "completed_at",
         "triggered_at",
         "created_at",
         "updated_at",

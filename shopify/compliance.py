@@ -18,7 +18,7 @@ from identity.models import Identifier, Profile, ProfileMerge
 from identity.selectors import get_profile_by_identifier, list_profile_events, list_profile_identifiers
 from identity.services import forget_profile
 from shopify import orders
-from shopify.models import ShopifyOrder, ShopifyWebhook
+from shopify.models import ShopifyCheckout, ShopifyOrder, ShopifyWebhook
 
 EXPORT_EVENT_LIMIT = 1000
 
@@ -38,21 +38,42 @@ def redact_customer(webhook: ShopifyWebhook, payload: dict[str, Any]) -> dict[st
     customer = _dict(payload.get("customer"))
     email = orders.text(customer.get("email")).lower()
     order_ids = [orders.text(o) for o in _list(payload.get("orders_to_redact")) if orders.text(o)]
-    erased = [forget_profile(p, actor=f"shopify:{webhook.topic}") for p in profiles_of(webhook, customer)]
     merchant_id = webhook.merchant_id
+    profiles = profiles_of(webhook, customer)
     stray = Event.objects.filter(merchant_id=merchant_id, profile__isnull=True)
-    stray_deleted, _ = stray.filter(identifiers__email=email).delete() if email else (0, {})
+    stray = stray.filter(identifiers__email=email) if email else stray.none()
     order_rows = ShopifyOrder.objects.filter(merchant_id=merchant_id).filter(
         Q(order_id__in=order_ids) | (Q(email=email) if email else Q(pk__in=[]))
     )
-    mentions = Q(resource_id__in=order_ids) | (Q(body__icontains=email) if email else Q(pk__in=[]))
+    tokens = _checkout_tokens(profiles, stray, order_rows)  # read before the events are gone
+    erased = [forget_profile(p, actor=f"shopify:{webhook.topic}") for p in profiles]
+    stray_deleted, _ = stray.delete()
+    checkout_rows = ShopifyCheckout.objects.filter(merchant_id=merchant_id).filter(
+        Q(token__in=tokens) | (Q(email=email) if email else Q(pk__in=[]))
+    )
+    mentions = Q(resource_id__in=[*order_ids, *(t[:64] for t in tokens)]) | (
+        Q(body__icontains=email) if email else Q(pk__in=[])
+    )
     bodies = ShopifyWebhook.objects.filter(merchant_id=merchant_id).filter(mentions).exclude(id=webhook.id)
     return {
         "profiles_erased": len(erased),
         "events_erased": sum(r.events_deleted for r in erased) + stray_deleted,
         "orders_erased": order_rows.delete()[0],
+        "checkouts_erased": checkout_rows.delete()[0],
         "webhook_bodies_redacted": bodies.update(body="{}"),
     }
+
+
+def _checkout_tokens(profiles: list[Profile], stray: Any, order_rows: Any) -> list[str]:
+    """The person's checkout tokens: from their events (a checkout may have no email, only a
+    phone) and from their stored orders."""
+    events = Event.objects.filter(Q(profile__in=profiles) | Q(pk__in=stray.values("pk")))
+    tokens = {
+        props.get("CheckoutToken")
+        for props in events.filter(properties__has_key="CheckoutToken").values_list("properties", flat=True)
+    }
+    tokens |= set(order_rows.exclude(checkout_token="").values_list("checkout_token", flat=True))
+    return sorted(t for t in tokens if isinstance(t, str) and t)
 
 
 def export_customer(webhook: ShopifyWebhook, payload: dict[str, Any]) -> dict[str, Any]:
@@ -73,15 +94,19 @@ def export_customer(webhook: ShopifyWebhook, payload: dict[str, Any]) -> dict[st
         for p in profiles_of(webhook, customer)
     ]
     stored = ShopifyOrder.objects.filter(merchant_id=webhook.merchant_id, order_id__in=requested)
+    email = orders.text(customer.get("email")).lower()
+    checkouts = ShopifyCheckout.objects.filter(merchant_id=webhook.merchant_id, email=email) if email else []
     return {
         "data_request_id": orders.text(_dict(payload.get("data_request")).get("id")),
         "profiles": profiles,
         "orders": [{"order_id": o.order_id, "name": o.name, "email": o.email} for o in stored],
+        "checkouts": [{"token": c.token, "abandoned_checkout_url": c.abandoned_checkout_url} for c in checkouts],
     }
 
 
 def redact_shop(webhook: ShopifyWebhook, payload: dict[str, Any]) -> dict[str, Any]:
-    """Every person's data of the store: events, profiles, the identity graph, orders, webhook bodies."""
+    """Every person's data of the store: events, profiles, the identity graph, orders, checkouts,
+    webhook bodies."""
     merchant = webhook.merchant
     counts = {
         "events_erased": Event.objects.filter(merchant=merchant).delete()[0],
@@ -89,6 +114,7 @@ def redact_shop(webhook: ShopifyWebhook, payload: dict[str, Any]) -> dict[str, A
         "merges_erased": ProfileMerge.objects.filter(merchant=merchant).delete()[0],
         "profiles_erased": Profile.objects.filter(merchant=merchant).delete()[0],
         "orders_erased": ShopifyOrder.objects.filter(merchant=merchant).delete()[0],
+        "checkouts_erased": ShopifyCheckout.objects.filter(merchant=merchant).delete()[0],
         "webhooks_erased": ShopifyWebhook.objects.filter(merchant=merchant).exclude(id=webhook.id).delete()[0],
     }
     merchant.is_active = False

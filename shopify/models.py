@@ -1,4 +1,4 @@
-"""A store's Shopify webhook settings, the webhooks as received, and the orders they describe."""
+"""A store's Shopify webhook settings, the webhooks as received, and the orders and checkouts they describe."""
 
 from __future__ import annotations
 
@@ -54,7 +54,12 @@ class ShopifyWebhook(models.Model):
     )
     triggered_at = models.DateTimeField(null=True, blank=True, help_text="X-Shopify-Triggered-At.")
     api_version = models.CharField(max_length=16, blank=True, default="")
-    resource_id = models.CharField(max_length=64, blank=True, default="", help_text="Order id (refunds: their order).")
+    resource_id = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="Order id (refunds: their order; checkouts: the checkout token).",
+    )
     body = models.TextField(help_text="The raw body, exactly as signed by Shopify (redacted after a redact request).")
     state = models.CharField(max_length=16, choices=WebhookState.choices, default=WebhookState.RECEIVED)
     error = models.TextField(blank=True, default="")
@@ -100,3 +105,33 @@ class ShopifyOrder(models.Model):
 
     def __str__(self) -> str:
         return f"Shopify order {self.name or self.order_id}"
+
+
+class ShopifyCheckout(models.Model):
+    """A checkout as ``checkouts/create`` / ``checkouts/update`` last described it: its recovery URL,
+    keyed by the checkout token the pixel's checkout events carry (Started Checkout's CheckoutURL).
+
+    The email is kept only so a ``customers/redact`` finds the row; it is no identity evidence.
+    Rows are pruned after SHOPIFY_CHECKOUT_RETENTION_DAYS.
+    """
+
+    merchant = models.ForeignKey("events.Merchant", on_delete=models.CASCADE, related_name="shopify_checkouts")
+    token = models.CharField(max_length=128, help_text="The checkout token (the pixel's data.checkout.token).")
+    cart_token = models.CharField(max_length=128, blank=True, default="")
+    abandoned_checkout_url = models.CharField(
+        max_length=2000, blank=True, default="", help_text="Shopify's URL for the buyer to recover the checkout."
+    )
+    email = models.CharField(max_length=254, blank=True, default="")
+    completed_at = models.DateTimeField(null=True, blank=True)
+    triggered_at = models.DateTimeField(null=True, blank=True, help_text="Of the delivery the row came from.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "token"], name="shopify_checkout_unique_per_merchant")
+        ]
+        indexes = [models.Index(fields=["merchant", "email"], name="shopify_checkout_email")]
+
+    def __str__(self) -> str:
+        return f"Shopify checkout {self.token}"

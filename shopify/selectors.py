@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
 
 from events.models import Event, EventSource
-from shopify.models import ShopifyOrder, ShopifyStore, ShopifyWebhook, WebhookState
+from shopify.models import ShopifyCheckout, ShopifyOrder, ShopifyStore, ShopifyWebhook, WebhookState
 
 PIXEL_SOURCES = (EventSource.SHOPIFY, EventSource.PIXEL)
 
@@ -56,3 +57,19 @@ def get_order(merchant_id: int, *, order_id: str) -> ShopifyOrder | None:
 def list_waiting_webhook_ids(merchant_id: int, *, order_id: str) -> list[int]:
     rows = ShopifyWebhook.objects.filter(merchant_id=merchant_id, resource_id=order_id, state=WebhookState.WAITING)
     return list(rows.order_by("received_at", "id").values_list("id", flat=True))
+
+
+def get_checkout_urls(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], str]:
+    """(merchant id, checkout token) -> the recovery URL a checkout webhook gave, for those known."""
+    keys = set(keys)
+    match = Q(pk__in=[])
+    for merchant_id in {m for m, _ in keys}:
+        match |= Q(merchant_id=merchant_id, token__in=[t for m, t in keys if m == merchant_id])
+    rows = ShopifyCheckout.objects.filter(match).exclude(abandoned_checkout_url="")
+    return {(m, t): url for m, t, url in rows.values_list("merchant_id", "token", "abandoned_checkout_url")}
+
+
+def list_merchants_with_checkouts(merchant_ids: set[int]) -> set[int]:
+    """The merchants among these whose stores send checkout webhooks (a row not pruned yet)."""
+    rows = ShopifyCheckout.objects.filter(merchant_id__in=merchant_ids).values_list("merchant_id", flat=True)
+    return set(rows.distinct())

@@ -1,4 +1,5 @@
-"""Shopify webhooks: receive (verify, de-duplicate, store), then turn orders into events."""
+"""Shopify webhooks: receive (verify, de-duplicate, store), then turn orders into events and keep
+checkouts' recovery URLs (which Started Checkout carries when it is delivered)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from django.utils import timezone
 
 from config.errors import ApplicationError
 from config.queue import enqueue_on_commit
-from events.models import Event, Merchant
+from events.models import Event, EventType, Merchant
 from events.services import record_events
 from events.shopify import SERVER_EVENT_ID_PREFIX
-from shopify import compliance, orders, selectors, webhooks
+from shopify import checkouts, compliance, orders, selectors, webhooks
 from shopify.client import ShopifyAdminClient
 from shopify.exceptions import ShopifySignatureInvalidError, ShopifyWebhookInvalidError, ShopifyWebhookNotFoundError
-from shopify.models import ShopifyOrder, ShopifyStore, ShopifyWebhook, WebhookState
+from shopify.models import ShopifyCheckout, ShopifyOrder, ShopifyStore, ShopifyWebhook, WebhookState
 
 logger = logging.getLogger(__name__)
 
@@ -128,9 +129,11 @@ def _find_duplicate(merchant: Merchant, delivery: webhooks.DeliveryHeaders) -> S
 
 
 def resource_id_of(topic: str, payload: Mapping[str, Any]) -> str:
-    """The order a delivery is about (a refund's order), so refunds can wait for it."""
+    """The order a delivery is about (a refund's order), so refunds can wait for it; a checkout's token."""
     if topic in webhooks.REFUND_TOPICS:
         return orders.text(payload.get("order_id"))
+    if topic in webhooks.CHECKOUT_TOPICS:
+        return checkouts.token_of(payload)
     return orders.text(payload.get("id")) if topic in webhooks.ORDER_TOPICS else ""
 
 
@@ -161,6 +164,7 @@ def process_shopify_webhook(webhook: ShopifyWebhook) -> ShopifyWebhook:
     handlers: dict[str, Callable[[ShopifyWebhook, dict[str, Any]], ShopifyWebhook]] = {
         **dict.fromkeys(webhooks.ORDER_TOPICS, _process_order),
         **dict.fromkeys(webhooks.REFUND_TOPICS, _process_refund),
+        **dict.fromkeys(webhooks.CHECKOUT_TOPICS, _process_checkout),
         **dict.fromkeys(webhooks.COMPLIANCE_TOPICS, _process_compliance),
     }
     handler = handlers.get(webhook.topic)
@@ -213,6 +217,70 @@ def _process_refund(webhook: ShopifyWebhook, payload: dict[str, Any]) -> Shopify
     with transaction.atomic():
         _record(webhook, event)
     return webhook
+
+
+def _process_checkout(webhook: ShopifyWebhook, payload: dict[str, Any]) -> ShopifyWebhook:
+    """Keep the checkout's recovery URL by its token; nothing is forwarded (the pixel reports the
+    checkout itself, and its email is identity evidence there, under identity's junk rules)."""
+    token = checkouts.token_of(payload)
+    if not token or len(token) > 128:
+        return finish(webhook, WebhookState.FAILED, error="The checkout has no usable token.")
+    with transaction.atomic():
+        checkout = upsert_checkout(webhook.merchant, payload=payload, triggered_at=webhook.triggered_at)
+        webhook.result = {"checkout_token": token, "recovery_url": bool(checkout.abandoned_checkout_url)}
+        finish(webhook, WebhookState.PROCESSED)
+    return webhook
+
+
+def upsert_checkout(merchant: Merchant, *, payload: dict[str, Any], triggered_at: Any) -> ShopifyCheckout:
+    """The newest snapshot per checkout token (an older ``checkouts/update`` never wins); a
+    snapshot without a recovery URL keeps the one already known."""
+    fields = {
+        "cart_token": orders.text(payload.get("cart_token"))[:128],
+        "abandoned_checkout_url": checkouts.recovery_url(payload),
+        "email": checkouts.email_of(payload),
+        "completed_at": webhooks.parse_time(payload.get("completed_at")),
+        "triggered_at": triggered_at,
+    }
+    checkout, created = ShopifyCheckout.objects.select_for_update().get_or_create(
+        merchant=merchant, token=checkouts.token_of(payload), defaults=fields
+    )
+    if not created and webhooks.is_newer(triggered_at, checkout.triggered_at):
+        for name, value in fields.items():
+            if value or name not in ("abandoned_checkout_url", "email"):
+                setattr(checkout, name, value)
+        checkout.save()
+    return checkout
+
+
+def _started_checkouts(events: Sequence[Event]) -> list[tuple[tuple[int, str], Event]]:
+    """((merchant id, checkout token), event) of the Started Checkout events among ``events``."""
+    return [
+        ((e.merchant_id, e.properties["CheckoutToken"]), e)
+        for e in events
+        if e.type == EventType.INITIATE_CHECKOUT and isinstance((e.properties or {}).get("CheckoutToken"), str)
+    ]
+
+
+def started_checkout_overlays(events: Sequence[Event]) -> dict[int, dict[str, Any]]:
+    """The delivery hook (destinations.services.outbound.PROPERTY_HOOKS): Started Checkout events
+    whose checkout a webhook gave a recovery URL send it as CheckoutURL. Resolved when the payload
+    is built, so a webhook that arrives after the pixel event still counts; one query a batch."""
+    wanted = _started_checkouts(events)
+    urls = selectors.get_checkout_urls(key for key, _ in wanted) if wanted else {}
+    return {e.pk: checkouts.recovery_properties(e.properties, urls[key]) for key, e in wanted if urls.get(key)}
+
+
+def started_checkout_delays(events: Sequence[Event]) -> dict[int, float]:
+    """The scheduling hook (destinations.services.scheduling.DELAY_HOOKS): a Started Checkout whose
+    recovery URL is not known yet waits SHOPIFY_CHECKOUT_URL_WAIT_SECONDS, on stores that send
+    checkout webhooks (a checkout row in the retention window), so the webhook can land first."""
+    wait = settings.SHOPIFY_CHECKOUT_URL_WAIT_SECONDS
+    wanted = _started_checkouts(events) if wait > 0 else []
+    merchants = selectors.list_merchants_with_checkouts({m for (m, _), _ in wanted}) if wanted else set()
+    wanted = [(key, e) for key, e in wanted if key[0] in merchants]
+    known = selectors.get_checkout_urls(key for key, _ in wanted) if wanted else {}
+    return {e.pk: float(wait) for key, e in wanted if key not in known}
 
 
 def upsert_order(merchant: Merchant, *, payload: dict[str, Any], triggered_at: Any) -> ShopifyOrder:
@@ -290,6 +358,13 @@ def prune_shopify_webhooks(*, days: int | None = None) -> int:
     return deleted
 
 
+def prune_shopify_checkouts(*, days: int | None = None) -> int:
+    """Delete checkouts (a recovery URL and an email) not updated within the retention."""
+    days = settings.SHOPIFY_CHECKOUT_RETENTION_DAYS if days is None else days
+    deleted, _ = ShopifyCheckout.objects.filter(updated_at__lt=timezone.now() - timedelta(days=days)).delete()
+    return deleted
+
+
 def _claim(webhook_id: int, state: str) -> bool:
     return ShopifyWebhook.objects.filter(id=webhook_id, state=state).update(state=WebhookState.RECEIVED) == 1
 
@@ -304,7 +379,7 @@ def finish(webhook: ShopifyWebhook, state: str, *, error: str = "") -> ShopifyWe
 def register_shopify_webhooks(
     merchant: Merchant, *, access_token: str = "", topics: Sequence[str] = (), client: Any = None
 ) -> dict[str, str]:
-    """Create the order and refund subscriptions through the Admin API; topic -> "created" / "exists".
+    """Create the order, refund and checkout subscriptions through the Admin API; topic -> "created" / "exists".
 
     The compliance topics cannot be subscribed this way: Shopify takes them from the app's
     configuration (the docs page says where). The token is kept (encrypted) for the next run.
@@ -317,4 +392,5 @@ def register_shopify_webhooks(
         raise ApplicationError("No Admin API access token for this store.", code="invalid", fields={"token": ["empty"]})
     client = client or ShopifyAdminClient(shop_domain=merchant.shop_domain, access_token=store.admin_api_token)
     uri = selectors.get_webhook_url(store)
-    return {topic: client.create_webhook(topic=topic, uri=uri) for topic in topics or sorted(webhooks.FORWARDED_TOPICS)}
+    topics = topics or sorted(webhooks.REGISTERED_TOPICS)
+    return {topic: client.create_webhook(topic=topic, uri=uri) for topic in topics}

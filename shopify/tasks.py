@@ -18,4 +18,6 @@ def sweep_shopify_webhooks() -> None:
 
 
 def prune_shopify_webhooks() -> None:
+    """The daily prune: webhook bodies and checkouts past their retention."""
     services.prune_shopify_webhooks()
+    services.prune_shopify_checkouts()

@@ -20,9 +20,12 @@ from datetime import UTC, datetime, timedelta
 
 ORDER_TOPICS = frozenset({"orders/create", "orders/paid", "orders/cancelled"})
 REFUND_TOPICS = frozenset({"refunds/create"})
+CHECKOUT_TOPICS = frozenset({"checkouts/create", "checkouts/update"})
 COMPLIANCE_TOPICS = frozenset({"customers/redact", "customers/data_request", "shop/redact"})
 FORWARDED_TOPICS = ORDER_TOPICS | REFUND_TOPICS
-SUPPORTED_TOPICS = FORWARDED_TOPICS | COMPLIANCE_TOPICS
+# What register_shopify_webhooks subscribes to (compliance topics come from the app's configuration).
+REGISTERED_TOPICS = FORWARDED_TOPICS | CHECKOUT_TOPICS
+SUPPORTED_TOPICS = REGISTERED_TOPICS | COMPLIANCE_TOPICS
 MAX_HEADER_LENGTH = 128
 
 

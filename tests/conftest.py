@@ -53,9 +53,10 @@ def _forget_process_memory():
     from events import problems
     from events.api.problems import forget_origins
     from events.selectors import forget_cached_merchants
+    from identity.services.resolve import forget_profile_reservations
 
     forgets = (forget_cached_merchants, forget_tallies, problems.reset, forget_origins)
-    forgets += (forget_existence, forget_properties)
+    forgets += (forget_existence, forget_properties, forget_profile_reservations)
     for forget in forgets:
         forget()
     yield

@@ -298,6 +298,11 @@ SHOPIFY_WEBHOOK_MAX_AGE_HOURS = env.int("SHOPIFY_WEBHOOK_MAX_AGE_HOURS", default
 SHOPIFY_SESSION_JOIN_DAYS = env.int("SHOPIFY_SESSION_JOIN_DAYS", default=7)
 # Days a processed Shopify webhook body (it holds PII) is kept before the daily prune.
 SHOPIFY_WEBHOOK_RETENTION_DAYS = env.int("SHOPIFY_WEBHOOK_RETENTION_DAYS", default=30)
+# Days a checkout's recovery URL (checkouts/create, checkouts/update) is kept after its last update.
+SHOPIFY_CHECKOUT_RETENTION_DAYS = env.int("SHOPIFY_CHECKOUT_RETENTION_DAYS", default=30)
+# On a store that sends checkout webhooks, a Started Checkout whose recovery URL is not known yet
+# is delivered this many seconds later (the sweeper picks it up), so the webhook lands first. 0: never.
+SHOPIFY_CHECKOUT_URL_WAIT_SECONDS = env.int("SHOPIFY_CHECKOUT_URL_WAIT_SECONDS", default=60)
 
 # --- Delivery engine (destinations app) ---------------------------------------------
 # Retries: base * factor^(n-1) seconds, capped, +/- jitter; the defaults span ~24 h over 10 attempts.

@@ -20,7 +20,7 @@ from destinations.clients.base import DestinationClient, StepOutcome
 from destinations.models import Delivery, DeliveryStatus, Destination, DestinationStatus
 from destinations.retry import Verdict, parse_retry_after
 from destinations.services.existence import check_existing
-from destinations.services.outbound import client_for, outbound_event, phone_region
+from destinations.services.outbound import client_for, outbound_event, phone_region, property_overlays
 from destinations.services.plan import Plan, retry_policy
 from destinations.services.queueing import queue_delivery
 from destinations.services.recording import record_outcomes
@@ -142,10 +142,12 @@ def _plans(destination: Destination, client: DestinationClient, deliveries: Sequ
         if remote_id:
             remote_ids[profile_id] = remote_id
     region = phone_region(destination.merchant)
+    overlays = property_overlays([d.event for d in deliveries])
     seen: set[int] = set()
     plans = []
     for delivery in deliveries:
-        event = outbound_event(delivery.event, backfill=delivery.backfill, region=region)
+        overlay = overlays.get(delivery.event.pk)
+        event = outbound_event(delivery.event, backfill=delivery.backfill, region=region, overlay=overlay)
         person = event.person
         sync = bool(
             person.profile_id

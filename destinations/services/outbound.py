@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +18,20 @@ from events.untrusted import MARKUP, strip_unsafe_urls
 
 STANDARD_TRAITS = ("first_name", "last_name", "phone", "city", "region", "country", "zip")
 _NAMESPACE = uuid.UUID("6f1b2e4c-8a57-4c1e-9a55-2f3d7c0b9e11")
+
+# Filled by higher apps (shopify: a Started Checkout's recovery URL from its checkout webhook):
+# given the events about to be sent, event pk -> properties that replace the stored ones in what
+# is sent. Called once per delivery batch when the payloads are built, so data that arrived after
+# the event (a webhook) still counts; the stored event is left as it was.
+PROPERTY_HOOKS: list[Callable[[Sequence[Event]], Mapping[int, Mapping[str, Any]]]] = []
+
+
+def property_overlays(events: Sequence[Event]) -> dict[int, dict[str, Any]]:
+    overlays: dict[int, dict[str, Any]] = {}
+    for hook in PROPERTY_HOOKS:
+        for pk, properties in hook(events).items():
+            overlays.setdefault(pk, {}).update(properties)
+    return overlays
 
 
 def _text(value: Any) -> str:
@@ -86,9 +101,12 @@ def phone_region(merchant: Any) -> str:
     return (region or settings.IDENTITY_DEFAULT_PHONE_REGION or "US").upper()
 
 
-def outbound_event(event: Event, *, backfill: bool = False, region: str = "") -> OutboundEvent:
+def outbound_event(
+    event: Event, *, backfill: bool = False, region: str = "", overlay: Mapping[str, Any] | None = None
+) -> OutboundEvent:
     """The event as the payload builders see it; a phone that is no valid number is dropped
-    (and noted) here, so an invalid phone never costs the event (Klaviyo 400s the request)."""
+    (and noted) here, so an invalid phone never costs the event (Klaviyo 400s the request).
+    ``overlay`` (property_overlays) replaces stored properties in what is sent."""
     fields, notes = _person_fields(event), []
     typed = fields["phone"]
     if typed:
@@ -105,7 +123,7 @@ def outbound_event(event: Event, *, backfill: bool = False, region: str = "") ->
         source=event.source,
         timestamp=event.timestamp,
         person=person,
-        properties=strip_unsafe_urls(dict(event.properties or {})),
+        properties=strip_unsafe_urls({**(event.properties or {}), **(overlay or {})}),
         context=strip_unsafe_urls(context),
         backfill=backfill or bool(context.get("backfill")),
         notes=tuple(notes),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,6 +17,18 @@ from destinations.models import Delivery, DeliveryStatus, Destination
 from destinations.services.outbound import client_for, idempotency_key, outbound_event, phone_region
 from destinations.services.queueing import queue_click_lookups, queue_delivery, queue_event_deliveries
 from events.models import Event, EventSource, EventType
+
+# Filled by higher apps (shopify: a Started Checkout waits a little for its checkout webhook's
+# recovery URL): event pk -> seconds before its new or released deliveries are due.
+DELAY_HOOKS: list[Callable[[Sequence[Event]], Mapping[int, float]]] = []
+
+
+def delivery_delays(events: Sequence[Event]) -> dict[int, float]:
+    delays: dict[int, float] = {}
+    for hook in DELAY_HOOKS:
+        for pk, seconds in hook(events).items():
+            delays[pk] = max(delays.get(pk, 0.0), float(seconds))
+    return {pk: seconds for pk, seconds in delays.items() if seconds > 0}
 
 
 def forwards_event(
@@ -125,13 +137,24 @@ def plan_deliveries(
     return create, release
 
 
-def _store(create: list[Delivery], release: list[int], event_ids: list[int]) -> None:
+def _store(
+    create: list[Delivery], release: list[int], event_ids: list[int], delays: Mapping[int, float] | None = None
+) -> None:
+    """Create and release rows; those of a delayed event (DELAY_HOOKS) are due only later."""
+    now, delays = timezone.now(), delays or {}
+    for row in create:
+        if row.event_id in delays:
+            row.next_attempt_at = now + timedelta(seconds=delays[row.event_id])
     with transaction.atomic():
         Delivery.objects.bulk_create(create, ignore_conflicts=True, batch_size=500)
         if release:
             Delivery.objects.filter(id__in=release, status=DeliveryStatus.HELD).update(
-                status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), reidentified=True
+                status=DeliveryStatus.PENDING, next_attempt_at=now, reidentified=True
             )
+            for event_id, seconds in delays.items():
+                Delivery.objects.filter(id__in=release, event_id=event_id).update(
+                    next_attempt_at=now + timedelta(seconds=seconds)
+                )
         if any(d.status == DeliveryStatus.PENDING for d in create) or release:
             _queue_delivery(create, release, event_ids)
 
@@ -167,7 +190,8 @@ def schedule_deliveries(*, events: list[Event], reidentified: bool = False) -> N
     if not destinations:
         return
     create, release = plan_deliveries(events, destinations, reidentified=reidentified)
-    _store(create, release, [e.pk for e in events])
+    delays = delivery_delays(events) if create or release else {}
+    _store(create, release, [e.pk for e in events], delays)
     if any(client_class(d.kind).supports_click_lookup for d in destinations):
         queue_click_lookups(events)
 

@@ -9,8 +9,9 @@ then bulk writes. Decisions are made in memory by ``identity.policy``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from django.conf import settings
 from django.db.models import Case, Q, Value, When
@@ -26,6 +27,12 @@ logger = logging.getLogger(__name__)
 
 # last_seen only drives the click-id window (days), so it is rewritten at most hourly.
 LAST_SEEN_RESOLUTION = timedelta(hours=1)
+
+
+class Allowance(Protocol):
+    def take(self) -> bool:
+        """One more new anonymous profile, if the ceiling allows it."""
+        ...
 
 
 class StaleGraphError(Exception):
@@ -59,7 +66,7 @@ class BatchResolver:
     merges: list[tuple[int, int, Key]] = field(default_factory=list)
     refusals: list[tuple[int, int | None, Event, str, str]] = field(default_factory=list)
     next_temp: int = -1
-    new_budget: int | None = None  # new anonymous profiles this batch may still create (None: no ceiling)
+    new_budget: Allowance | None = None  # the hourly ceiling on new anonymous profiles (None: none)
     created_anonymous: int = 0
     over_budget: int = 0
 
@@ -74,8 +81,10 @@ class BatchResolver:
         query = Q()
         for kind, values in by_type.items():
             query |= Q(type=kind, value__in=values)
-        found = list(Identifier.objects.select_for_update().filter(merchant=self.merchant).filter(query).order_by("id"))
-        profile_ids = sorted({row.profile_id for row in found})
+        # Lock the matching identifiers (in id order, so two workers never deadlock), but load
+        # only their owners: every identifier of those profiles is read below, once.
+        found = Identifier.objects.select_for_update().filter(merchant=self.merchant).filter(query).order_by("id")
+        profile_ids = sorted(set(found.values_list("profile_id", flat=True)))
         if not profile_ids:
             return
         locked = list(Profile.objects.select_for_update().filter(id__in=profile_ids).order_by("id"))
@@ -149,16 +158,16 @@ class BatchResolver:
             self.refusals.append((target, pid, event, key.type, reason))
 
     def _mark_shared(self, key: Key) -> None:
-        self.owners[key] = replace(self.owners[key], shared=True)
+        o = self.owners[key]
+        self.owners[key] = Owner(o.profile, o.last_seen, True, o.first_seen, o.hint)
         self.rows[key].shared = True
 
     def _may_create(self, keys: list[Key]) -> bool:
         """A new profile within the merchant's hourly ceiling (one with an email or phone always is)."""
         if self.new_budget is None or policy.is_native(keys):
             return True
-        if self.new_budget <= 0:
+        if not self.new_budget.take():
             return False
-        self.new_budget -= 1
         self.created_anonymous += 1
         return True
 
@@ -208,13 +217,13 @@ class BatchResolver:
         if owner is None:
             self.owners[key] = Owner(target, event.timestamp, False, event.timestamp, self.rows[key].hint)
         else:
-            self.owners[key] = replace(owner, profile=target)
+            self.owners[key] = Owner(target, owner.last_seen, owner.shared, owner.first_seen, owner.hint)
         self.views[target].identifiers.setdefault(key.type, set()).add(key.value)
 
     def _touch(self, key: Key, at: datetime) -> None:
         owner = self.owners[key]
         if at > owner.last_seen:
-            self.owners[key] = replace(owner, last_seen=at)
+            self.owners[key] = Owner(owner.profile, at, owner.shared, owner.first_seen, owner.hint)
 
     def _apply_traits(self, target: int, event: Event, keys: list[Key]) -> None:
         profile = self.profiles[target]

@@ -82,13 +82,13 @@ def attach_contact(merchant: Merchant, *, kx: str, email: str = "", phone: str =
 def _resolve_batch(events: list[Event], *, store_events: bool = True) -> list[Event]:
     merchant = events[0].merchant
     items = assignments(events, merchant=merchant)
-    resolver = BatchResolver(merchant=merchant, new_budget=_profile_budget(merchant))
+    resolver = BatchResolver(merchant=merchant, new_budget=_profile_allowance(merchant))
     resolver.load({key for item in items for key in item.keys})
     rules = identity_rules()
     for item in items:
         resolver.resolve(item, rules=rules)
     reidentified = resolver.flush(items, now=timezone.now(), store_events=store_events)
-    _spend_profile_budget(merchant, created=resolver.created_anonymous, refused=resolver.over_budget)
+    _report_profile_ceiling(merchant, refused=resolver.over_budget)
     return reidentified
 
 
@@ -110,26 +110,62 @@ def _budget_key(merchant: Merchant) -> str:
     return f"identity:new-profiles:{merchant.pk}:{int(timezone.now().timestamp() // 3600)}"
 
 
-def _profile_budget(merchant: Merchant) -> int | None:
-    """New anonymous profiles the merchant may still get this hour (None: no ceiling, or no cache)."""
+# Allowance this process has reserved from the shared hourly counter and not yet spent:
+# merchant id -> (counter key, profiles left, counter exhausted). Reserving in blocks keeps
+# the ceiling off the per-batch path: one cache round trip per block of new profiles
+# instead of a read and an increment per batch. The shared counter therefore counts
+# reservations; what a worker reserved and did not spend within the hour is lost, so the
+# ceiling may bite up to (workers x block) profiles early: 0.2 % of the ceiling per worker.
+_reserved: dict[int, tuple[str, int, bool]] = {}
+_BLOCK_FRACTION = 500
+
+
+def forget_profile_reservations() -> None:
+    _reserved.clear()
+
+
+@dataclass(slots=True)
+class _HourlyAllowance:
+    """New anonymous profiles a merchant may still get this hour, taken one at a time."""
+
+    merchant_id: int
+    key: str
+    ceiling: int
+    unlimited: bool = False  # the cache is down: no ceiling meanwhile
+
+    def take(self) -> bool:
+        if self.unlimited:
+            return True
+        key, left, exhausted = _reserved.get(self.merchant_id, (self.key, 0, False))
+        if key != self.key:  # a new hour: the previous hour's leftover is void
+            left, exhausted = 0, False
+        if not left and not exhausted:
+            granted = self._reserve()
+            if granted is None:
+                self.unlimited = True
+                return True
+            left, exhausted = granted, granted == 0
+        _reserved[self.merchant_id] = (self.key, max(0, left - 1), exhausted)
+        return left > 0
+
+    def _reserve(self) -> int | None:
+        block = max(1, self.ceiling // _BLOCK_FRACTION)
+        try:
+            total = block if cache.add(self.key, block, timeout=3600 + 60) else cache.incr(self.key, block)
+        except Exception:  # a cache outage must not stop processing
+            logger.warning("profile ceiling cache unavailable", exc_info=True)
+            return None
+        return max(0, min(block, self.ceiling - (total - block)))
+
+
+def _profile_allowance(merchant: Merchant) -> _HourlyAllowance | None:
     ceiling = settings.IDENTITY_MAX_NEW_PROFILES_PER_HOUR
     if ceiling <= 0:
         return None
-    try:
-        return max(0, ceiling - int(cache.get(_budget_key(merchant)) or 0))
-    except Exception:  # a cache outage must not stop processing: no ceiling meanwhile
-        logger.warning("profile ceiling cache unavailable", exc_info=True)
-        return None
+    return _HourlyAllowance(merchant_id=merchant.pk, key=_budget_key(merchant), ceiling=ceiling)
 
 
-def _spend_profile_budget(merchant: Merchant, *, created: int, refused: int) -> None:
-    if created:
-        key = _budget_key(merchant)
-        try:
-            if not cache.add(key, created, timeout=3600 + 60):
-                cache.incr(key, created)
-        except Exception:
-            logger.warning("profile ceiling cache unavailable", exc_info=True)
+def _report_profile_ceiling(merchant: Merchant, *, refused: int) -> None:
     if refused:
         raise_alert(
             merchant.pk,

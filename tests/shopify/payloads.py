@@ -253,3 +253,99 @@ def pixel_checkout_started() -> dict:
 
 def pixel_checkout_completed() -> dict:
     return pixel.checkout_completed()
+
+
+RECOVERY_URL = f"https://{SHOP}/548380009/checkouts/ac/{CHECKOUT_TOKEN}/recover?key=4d2a5e1f0b9c8a7e"
+
+
+def checkout(**overrides) -> dict:
+    """A checkouts/create (or checkouts/update) body: the REST checkout resource, shaped like
+    Shopify's webhook sample (token, cart_token, email, abandoned_checkout_url, line_items...)."""
+    body = {
+        "id": 981820079255243500,
+        "token": CHECKOUT_TOKEN,
+        "cart_token": CART_TOKEN,
+        "email": "ada@lovelace-engines.com",
+        "gateway": None,
+        "buyer_accepts_marketing": False,
+        "buyer_accepts_sms_marketing": False,
+        "sms_marketing_phone": None,
+        "created_at": "2026-11-23T05:10:00-05:00",
+        "updated_at": "2026-11-23T05:11:00-05:00",
+        "landing_site": "/products/linen-shirt?utm_source=klaviyo",
+        "note": None,
+        "note_attributes": [],
+        "referring_site": None,
+        "shipping_lines": [],
+        "taxes_included": False,
+        "total_weight": 700,
+        "currency": "USD",
+        "completed_at": None,
+        "closed_at": None,
+        "user_id": None,
+        "location_id": None,
+        "source_identifier": None,
+        "source_url": None,
+        "device_id": None,
+        "phone": None,
+        "customer_locale": "en-US",
+        "line_items": [
+            {
+                "applied_discounts": [],
+                "discount_allocations": [],
+                "key": "cb7ea1d3e40a3c9a1e2e6ba5f8d1c2b0",
+                "destination_location_id": None,
+                "fulfillment_service": "manual",
+                "gift_card": False,
+                "grams": 300,
+                "origin_location_id": None,
+                "presentment_title": "Linen Shirt",
+                "presentment_variant_title": "Blue / M",
+                "product_id": 8266836345064,
+                "properties": None,
+                "quantity": 2,
+                "requires_shipping": True,
+                "sku": "LS-BLU-M",
+                "tax_lines": [],
+                "taxable": True,
+                "title": "Linen Shirt",
+                "variant_id": 44610569208040,
+                "variant_title": "Blue / M",
+                "variant_price": "59.00",
+                "vendor": "Acme",
+                "user_id": None,
+                "unit_price_measurement": {"measured_type": None},
+                "rank": None,
+                "compare_at_price": None,
+                "line_price": "118.00",
+                "price": "59.00",
+            }
+        ],
+        "name": "#981820079255243500",
+        "source": None,
+        "abandoned_checkout_url": RECOVERY_URL,
+        "discount_codes": [],
+        "tax_lines": [],
+        "source_name": "web",
+        "presentment_currency": "USD",
+        "total_discounts": "0.00",
+        "total_line_items_price": "118.00",
+        "total_price": "123.00",
+        "total_tax": "0.00",
+        "subtotal_price": "118.00",
+        "total_duties": None,
+        "billing_address": copy.deepcopy(ADDRESS),
+        "shipping_address": copy.deepcopy(ADDRESS),
+        "customer": {
+            "id": 7001,
+            "email": "ada@lovelace-engines.com",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "state": "disabled",
+            "phone": None,
+            "currency": "USD",
+            "admin_graphql_api_id": "gid://shopify/Customer/7001",
+        },
+    }
+    body.update(overrides)
+    return body

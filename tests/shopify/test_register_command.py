@@ -41,7 +41,14 @@ def test_register_shopify_webhooks_subscribes_each_topic_to_the_store_url(shop, 
     store = ShopifyStore.objects.create(merchant=shop)
     url = f"https://acme.myshopify.com/admin/api/{settings.SHOPIFY_ADMIN_API_VERSION}/graphql.json"
     uri = f"{settings.PUBLIC_BASE_URL}/api/v1/shopify/webhooks/{store.webhook_token}"
-    topics = ["orders/cancelled", "orders/create", "orders/paid", "refunds/create"]
+    topics = [
+        "checkouts/create",
+        "checkouts/update",
+        "orders/cancelled",
+        "orders/create",
+        "orders/paid",
+        "refunds/create",
+    ]
     for topic in topics:
         responses.post(
             url,
