@@ -402,6 +402,16 @@ def pretty_json(value) -> str:
     )
 
 
+def json_display(field: str, description: str):
+    """A read-only admin field showing one JSON field of the row, pretty-printed."""
+
+    @admin.display(description=description)
+    def show(self, obj):
+        return pretty_json(getattr(obj, field))
+
+    return show
+
+
 @admin.register(Event)
 class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -528,25 +538,11 @@ class EventAdmin(LogTableAdminMixin, admin.ModelAdmin):
         url = reverse("admin:identity_profile_change", args=[obj.profile_id])
         return format_html('<a href="{}">{}</a>', url, self.profile_label(obj))
 
-    @admin.display(description="Identifiers")
-    def identifiers_json(self, obj: Event):
-        return pretty_json(obj.identifiers)
-
-    @admin.display(description="Traits")
-    def traits_json(self, obj: Event):
-        return pretty_json(obj.traits)
-
-    @admin.display(description="Properties")
-    def properties_json(self, obj: Event):
-        return pretty_json(obj.properties)
-
-    @admin.display(description="Context")
-    def context_json(self, obj: Event):
-        return pretty_json(obj.context)
-
-    @admin.display(description="Raw")
-    def raw_json(self, obj: Event):
-        return pretty_json(obj.raw)
+    identifiers_json = json_display("identifiers", "Identifiers")
+    traits_json = json_display("traits", "Traits")
+    properties_json = json_display("properties", "Properties")
+    context_json = json_display("context", "Context")
+    raw_json = json_display("raw", "Raw")
 
     @admin.display(description="Deliveries")
     def deliveries_table(self, obj: Event):
